@@ -1,0 +1,19 @@
+/*
+ * valuetask: allocation-free completion handles for C servers.
+ *
+ * The umbrella header. See README.md for the model and an example.
+ */
+#ifndef VALUETASK_H
+#define VALUETASK_H
+
+#include "valuetask/common.h"
+#include "valuetask/core.h"
+#include "valuetask/error.h"
+#include "valuetask/executor.h"
+#include "valuetask/pool.h"
+#include "valuetask/promise.h"
+#include "valuetask/source.h"
+#include "valuetask/task.h"
+#include "valuetask/version.h"
+
+#endif /* VALUETASK_H */

@@ -1,0 +1,312 @@
+/*
+ * valuetask: vt_core, the embeddable versioned completion core
+ * (.NET's ManualResetValueTaskSourceCore<T>).
+ *
+ * A core holds one result at a time. Every call that names an operation
+ * takes the 16-bit token (the version) it was issued under; a token that no
+ * longer matches answers VT_ETOKEN and changes nothing. vt_core_consume()
+ * reads the result and moves to the next version in one atomic step.
+ *
+ * Protocol (all state lives in one 64-bit word, `state`):
+ *
+ *   bits 0..15  version           bits 16..17 status (0 = still pending)
+ *   bit  18     COMPLETING        bit  19     AWAITED
+ *
+ *   completer  C1 CAS  +COMPLETING (claims the result slot; fails on a
+ *                      stale token or a second completion)
+ *              C2 load fn, if AWAITED (the awaiter's fields)
+ *              P  store status, release (publishes value and status)
+ *   awaiter    A1 CAS  +AWAITED while pending, then A2 store fn, release
+ *              A3 CAS  +AWAITED once completed, then runs fn itself
+ *   consumer   R1 CAS  version + 1, every flag cleared
+ *
+ * After C1 nobody else may write `state` until P (every other writer CASes
+ * from a value without COMPLETING, or waits for the status), so P is a plain
+ * release store. The cycle await -> complete -> consume costs three
+ * read-modify-writes. Two short windows make one side wait for the other to
+ * run a few instructions; both are off the race-free path and counted by
+ * vt_core_window_waits():
+ *   W1  an awaiter (or reset) that finds COMPLETING without a status waits
+ *       for P (the completer is between C1 and P);
+ *   W2  a completer that finds AWAITED without fn waits for A2 (the awaiter
+ *       is between A1 and A2).
+ * A thread preempted inside its window delays the other side until it runs
+ * again; the waiter spins briefly, then yields.
+ */
+#ifndef VALUETASK_CORE_H
+#define VALUETASK_CORE_H
+
+#include <errno.h>
+
+#include "common.h"
+#include "error.h"
+#include "executor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vt_core {
+	/* private: read and written only through the vt_core_* calls */
+	uint64_t state;         /* version | status | flags, see above */
+	uint64_t value;         /* the result's bits, or the error */
+	vt_continuation fn;     /* registered continuation; non-NULL once published (A2) */
+	void *fn_state;         /* its argument */
+	vt_executor *fn_ex;     /* where it runs, chosen at registration */
+	vt_executor *ex;        /* the core's own executor; survives reset */
+} vt_core;
+
+#define VT__CORE_VERSION_MASK UINT64_C(0xffff)
+#define VT__CORE_STATUS_SHIFT 16
+#define VT__CORE_STATUS_MASK (UINT64_C(3) << VT__CORE_STATUS_SHIFT)
+#define VT__CORE_COMPLETING (UINT64_C(1) << 18)
+#define VT__CORE_AWAITED (UINT64_C(1) << 19)
+
+/* Slow paths (lib/core.c). */
+VT_API uint64_t vt__core_wait_published(vt_core *c, uint64_t seen);
+VT_API vt_continuation vt__core_wait_continuation(vt_core *c);
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+/* Version 0, pending, continuations inline. Not concurrent with anything. */
+VT_API void vt_core_init(vt_core *c);
+
+/*
+ * Version + 1 (mod 2^16), pending again; every older token becomes stale.
+ * A continuation registered and never completed is dropped unrun. The core's
+ * executor is kept. Call it only when no other thread still uses this
+ * version (consume does the same thing atomically and is what pooled sources
+ * use). NULL is ignored.
+ */
+VT_API void vt_core_reset(vt_core *c);
+
+/* The current version, i.e. the token of the current operation. 0 for NULL. */
+VT_INLINE uint16_t vt_core_version(const vt_core *c)
+{
+	if (c == NULL)
+		return 0;
+	return (uint16_t)vt__load_acquire(&c->state); /* pairs with R1 in consume */
+}
+
+/*
+ * Run continuations on ex (NULL = inline) unless the awaiter names its own.
+ * Survives reset. Set it while no operation is in flight.
+ */
+VT_INLINE void vt_core_set_executor(vt_core *c, vt_executor *ex)
+{
+	if (c != NULL)
+		vt__store_relaxed(&c->ex, ex); /* read relaxed at registration; configuration, no pairing */
+}
+
+/* ---- completing --------------------------------------------------------- */
+
+/* Shared body of every completion; check == false completes whatever version is current. */
+VT_INLINE int vt__core_complete(vt_core *c, bool check, uint16_t token, uint64_t status, uint64_t bits)
+{
+	vt_continuation fn = NULL;
+	void *st = NULL;
+	vt_executor *ex = NULL;
+	uint64_t s = vt__load_relaxed(&c->state); /* a guess; C1 validates it */
+
+	do {
+		if (check && (uint16_t)s != token)
+			return VT_ETOKEN;
+		if (s & VT__CORE_COMPLETING)
+			return VT_ECOMPLETED;
+		/* C1: acquire; pairs with R1 (release) of the previous consume, so
+		 * that round's read of `value` happens before this write of it. */
+	} while (!vt__cas_acquire(&c->state, &s, s | VT__CORE_COMPLETING));
+
+	if (s & VT__CORE_AWAITED) {
+		fn = vt__load_acquire(&c->fn); /* C2: pairs with A2 in on_completed */
+		if (VT_UNLIKELY(fn == NULL))
+			fn = vt__core_wait_continuation(c); /* window W2 */
+		st = vt__load_relaxed(&c->fn_state); /* ordered after C2 */
+		ex = vt__load_relaxed(&c->fn_ex);
+		vt__store_relaxed(&c->fn, (vt_continuation)NULL); /* next round starts empty; published by P */
+	}
+	vt__store_relaxed(&c->value, bits); /* published by P */
+	/* P: release; pairs with the acquire loads of status/get_result/consume
+	 * and with A0/A3 in on_completed. Nobody writes `state` between C1 and P. */
+	vt__store_release(&c->state, s | VT__CORE_COMPLETING | (status << VT__CORE_STATUS_SHIFT));
+	if (fn != NULL)
+		vt_executor_dispatch(ex, fn, st);
+	return 0;
+}
+
+/* The status an error maps to; VT_EINVAL for a code set_error refuses. */
+VT_INLINE int vt__error_status(int error)
+{
+	if (error >= 0 || vt_is_library_error(error))
+		return VT_EINVAL;
+	return error == -ECANCELED ? VT_CANCELED : VT_FAULTED;
+}
+
+/*
+ * Complete the current operation with v and run its continuation (if one is
+ * registered: posted to its executor, else inline on this thread).
+ * 0; VT_ECOMPLETED if already completed (the first result stays); VT_EINVAL.
+ */
+VT_INLINE int vt_core_set_result(vt_core *c, vt_value v)
+{
+	if (c == NULL)
+		return VT_EINVAL;
+	return vt__core_complete(c, false, 0, VT_SUCCEEDED, v.u64);
+}
+
+/*
+ * Complete the current operation with a failure: error < 0 and not a
+ * library code (by convention -errno; -ECANCELED means canceled).
+ * 0; VT_EINVAL for a non-negative or library code; VT_ECOMPLETED.
+ */
+VT_INLINE int vt_core_set_error(vt_core *c, int error)
+{
+	int st = vt__error_status(error);
+
+	if (c == NULL || st < 0)
+		return VT_EINVAL;
+	return vt__core_complete(c, false, 0, (uint64_t)st, (uint64_t)(int64_t)error);
+}
+
+/* ---- observing ---------------------------------------------------------- */
+
+/* VT_PENDING until the result is fully published, then its status; VT_ETOKEN; VT_EINVAL. */
+VT_INLINE int vt_core_status(const vt_core *c, uint16_t token)
+{
+	uint64_t s;
+
+	if (c == NULL)
+		return VT_EINVAL;
+	s = vt__load_acquire(&c->state); /* pairs with P */
+	if ((uint16_t)s != token)
+		return VT_ETOKEN;
+	return (int)((s & VT__CORE_STATUS_MASK) >> VT__CORE_STATUS_SHIFT);
+}
+
+/*
+ * Read the result without consuming it: 0 and *out = value; the stored
+ * negative error (faulted or canceled; *out untouched); VT_EPENDING;
+ * VT_ETOKEN; VT_EINVAL (c or out NULL). Never blocks.
+ */
+VT_INLINE int vt_core_get_result(vt_core *c, uint16_t token, vt_value *out)
+{
+	uint64_t s, bits;
+
+	if (c == NULL || out == NULL)
+		return VT_EINVAL;
+	s = vt__load_acquire(&c->state); /* pairs with P */
+	if ((uint16_t)s != token)
+		return VT_ETOKEN;
+	if (!(s & VT__CORE_STATUS_MASK))
+		return VT_EPENDING;
+	bits = vt__load_relaxed(&c->value);
+	/* The value must belong to the version checked above: re-check after the
+	 * read (acquire fence orders the load of value before the reload; pairs
+	 * with R1, which a recycle would have gone through). */
+	vt__fence_acquire();
+	if ((uint16_t)vt__load_relaxed(&c->state) != (uint16_t)s)
+		return VT_ETOKEN;
+	if ((s & VT__CORE_STATUS_MASK) == ((uint64_t)VT_SUCCEEDED << VT__CORE_STATUS_SHIFT)) {
+		out->u64 = bits;
+		return 0;
+	}
+	return (int)(int64_t)bits;
+}
+
+/*
+ * Take the result and move to the next version, as one step (R1).
+ * > 0: the status (the caller won; *bits holds the value or the error);
+ * VT_ETOKEN (stale, or another caller won); VT_EPENDING (nothing changed).
+ */
+VT_INLINE int vt__core_take(vt_core *c, uint16_t token, uint64_t *bits)
+{
+	uint64_t s = vt__load_acquire(&c->state); /* pairs with P */
+
+	do {
+		if ((uint16_t)s != token)
+			return VT_ETOKEN;
+		if (!(s & VT__CORE_STATUS_MASK))
+			return VT_EPENDING;
+		*bits = vt__load_relaxed(&c->value); /* published by P, validated by R1 */
+		/* R1: acq_rel. Release pairs with C1/A1 of the next round (this
+		 * round's reads finish before that round writes); acquire pairs
+		 * with P. Success means nobody moved the version since the read. */
+	} while (!vt__cas_acq_rel(&c->state, &s, (s + 1) & VT__CORE_VERSION_MASK));
+	return (int)((s & VT__CORE_STATUS_MASK) >> VT__CORE_STATUS_SHIFT);
+}
+
+/*
+ * get_result and reset as one atomic step: once completed, exactly one
+ * caller wins (gets what get_result would) and every other gets VT_ETOKEN;
+ * while pending, VT_EPENDING and nothing changes. VT_EINVAL for NULLs.
+ */
+VT_INLINE int vt_core_consume(vt_core *c, uint16_t token, vt_value *out)
+{
+	uint64_t bits;
+	int st;
+
+	if (c == NULL || out == NULL)
+		return VT_EINVAL;
+	st = vt__core_take(c, token, &bits);
+	if (st == VT_SUCCEEDED) {
+		out->u64 = bits;
+		return 0;
+	}
+	return st < 0 ? st : (int)(int64_t)bits;
+}
+
+/* ---- awaiting ----------------------------------------------------------- */
+
+/*
+ * Run fn(state) once the operation completes: posted to ex if given, else to
+ * the core's executor, else inline (on the completing thread, or here when
+ * already complete). 0; VT_EINVAL (c or fn NULL); VT_ETOKEN; VT_EAWAITED if a
+ * continuation was already registered or already ran (the first is untouched).
+ */
+VT_INLINE int vt_core_on_completed(vt_core *c, uint16_t token, vt_continuation fn, void *state,
+				   vt_executor *ex)
+{
+	uint64_t s;
+
+	if (c == NULL || fn == NULL)
+		return VT_EINVAL;
+	s = vt__load_acquire(&c->state); /* A0: pairs with P */
+	for (;;) {
+		if ((uint16_t)s != token)
+			return VT_ETOKEN;
+		if (s & VT__CORE_AWAITED)
+			return VT_EAWAITED;
+		if (!(s & VT__CORE_COMPLETING)) {
+			/* A1: acquire; pairs with R1 of the previous round, so that
+			 * round's reads of the fields finish before we write them. */
+			if (vt__cas_acquire(&c->state, &s, s | VT__CORE_AWAITED)) {
+				vt__store_relaxed(&c->fn_state, state);
+				vt__store_relaxed(&c->fn_ex, ex != NULL ? ex : vt__load_relaxed(&c->ex));
+				vt__store_release(&c->fn, fn); /* A2: pairs with C2 in complete */
+				return 0;
+			}
+			continue;
+		}
+		if (!(s & VT__CORE_STATUS_MASK)) {
+			s = vt__core_wait_published(c, s); /* window W1 */
+			continue;
+		}
+		/* A3: acquire; pairs with P. Completed: mark it awaited (a second
+		 * await answers VT_EAWAITED) and run the continuation ourselves. */
+		if (vt__cas_acquire(&c->state, &s, s | VT__CORE_AWAITED)) {
+			vt_executor_dispatch(ex != NULL ? ex : vt__load_relaxed(&c->ex), fn, state);
+			return 0;
+		}
+	}
+}
+
+/*
+ * Diagnostics: how many times, process-wide, one side of a race waited in
+ * window W1 or W2 (see the top of this file). 0 when no race was hit.
+ */
+VT_API uint64_t vt_core_window_waits(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VALUETASK_CORE_H */

@@ -1,0 +1,100 @@
+/*
+ * vt_core: the slow paths of the protocol described in core.h. The hot paths
+ * are inline in the header.
+ */
+#include <sched.h>
+
+#include "valuetask/core.h"
+
+/* How often one side of a race waited in window W1 or W2 (diagnostics). */
+static uint64_t vt__window_waits;
+
+/* Spin briefly, then give the CPU to the thread we are waiting for: on an
+ * oversubscribed machine it may be preempted inside its window. */
+static void vt__backoff(unsigned int *spins)
+{
+	if (*spins < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+		(*spins)++;
+	} else {
+		sched_yield();
+	}
+}
+
+/*
+ * Window W1: `seen` has COMPLETING without a status, so a completer is
+ * between C1 and P. Wait until the state word moves (P is the only write
+ * that can come next) and return what it moved to.
+ */
+uint64_t vt__core_wait_published(vt_core *c, uint64_t seen)
+{
+	unsigned int spins = 0;
+	uint64_t s;
+
+	vt__fetch_add_relaxed(&vt__window_waits, 1); /* statistics only, no ordering */
+	while ((s = vt__load_acquire(&c->state)) == seen) /* pairs with P in complete */
+		vt__backoff(&spins);
+	return s;
+}
+
+/*
+ * Window W2: the completer saw AWAITED, so an awaiter is between A1 and A2.
+ * Wait for A2 to publish the continuation.
+ */
+vt_continuation vt__core_wait_continuation(vt_core *c)
+{
+	unsigned int spins = 0;
+	vt_continuation fn;
+
+	vt__fetch_add_relaxed(&vt__window_waits, 1); /* statistics only, no ordering */
+	while ((fn = vt__load_acquire(&c->fn)) == NULL) /* pairs with A2 in on_completed */
+		vt__backoff(&spins);
+	return fn;
+}
+
+uint64_t vt_core_window_waits(void)
+{
+	return vt__load_relaxed(&vt__window_waits); /* statistics only */
+}
+
+void vt_core_init(vt_core *c)
+{
+	if (c == NULL)
+		return;
+	/* Plain initialisation: nothing may use the core concurrently yet; the
+	 * pool or the caller publishes it (ring enqueue, thread creation). */
+	c->state = 0;
+	c->value = 0;
+	c->fn = NULL;
+	c->fn_state = NULL;
+	c->fn_ex = NULL;
+	c->ex = NULL;
+}
+
+void vt_core_reset(vt_core *c)
+{
+	uint64_t s;
+
+	if (c == NULL)
+		return;
+	s = vt__load_acquire(&c->state); /* pairs with P */
+	for (;;) {
+		if ((s & VT__CORE_COMPLETING) && !(s & VT__CORE_STATUS_MASK)) {
+			s = vt__core_wait_published(c, s); /* W1: never move the version under a completer */
+			continue;
+		}
+		/* R2: acq_rel, like R1 in vt__core_take: the next round's C1/A1
+		 * acquire it. */
+		if (vt__cas_acq_rel(&c->state, &s, (s + 1) & VT__CORE_VERSION_MASK))
+			break;
+	}
+	/* A registration that never completed is dropped: wait for its A2 (the
+	 * awaiter may sit in W2's window) and clear it, so that the next
+	 * round's completer never takes it for its own. */
+	if ((s & VT__CORE_AWAITED) && !(s & VT__CORE_COMPLETING)) {
+		(void)vt__core_wait_continuation(c);
+		vt__store_relaxed(&c->fn, (vt_continuation)NULL); /* same thread publishes the next token */
+	}
+}

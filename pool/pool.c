@@ -1,0 +1,468 @@
+/*
+ * vt_pool: a lock-free object pool whose free lists are ck_rings.
+ *
+ * Progress guarantees (docs/pool.md has the argument):
+ *  - rent from the own cache, return to the own cache: lock-free (the
+ *    owner's SPMC enqueue is wait-free; a dequeue retries its CAS only when
+ *    a thief took the same slot first);
+ *  - rent from the shared ring, steal from another cache: lock-free;
+ *  - return when the own cache is full (flush half to the shared ring), and
+ *    return from a thread without a cache: ck_ring's MPMC enqueue, which
+ *    waits for earlier producers to commit (blocking, rare);
+ *  - growth, first use of a pool by a thread, thread exit, create and
+ *    destroy: take a mutex (blocking, bounded in number).
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool_internal.h"
+
+_Thread_local vt__tls_entry vt__tls[VT__TLS_WAYS] __attribute__((tls_model("initial-exec")));
+
+/* The cache of a thread that has none: a ring of one slot, which holds
+ * nothing, so every enqueue and dequeue on it fails without writing. */
+static ck_ring_buffer_t vt__no_cache_buf[1];
+vt__pool_cache vt__no_cache = {
+	.ring = { .c_head = 0, .p_tail = 0, .p_head = 0, .size = 1, .mask = 0 },
+	.buf = vt__no_cache_buf,
+};
+
+/* ---- registry of live pools and thread exit ------------------------------ */
+
+/* Protects the registry and the caches' adoption on thread exit. */
+static pthread_mutex_t vt__registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static vt_pool *vt__live_pools;
+static uint64_t vt__next_pool_id = 1;
+static pthread_key_t vt__exit_key;
+static pthread_once_t vt__exit_once = PTHREAD_ONCE_INIT;
+static int vt__exit_key_ok;
+static _Thread_local int vt__exit_armed;
+
+static bool vt__pool_is_live(const vt_pool *p, uint64_t id)
+{
+	for (vt_pool *q = vt__live_pools; q != NULL; q = q->next_live)
+		if (q == p && q->id == id)
+			return true;
+	return false;
+}
+
+/* Move every object of cache c to the shared ring. */
+static void vt__cache_flush(vt_pool *p, vt__pool_cache *c, unsigned int keep)
+{
+	void *obj;
+
+	while (ck_ring_size(&c->ring) > keep && ck_ring_dequeue_spmc(&c->ring, c->buf, &obj)) {
+		vt__tsan_acquire(obj);
+		vt__tsan_release(obj);
+		/* MPMC enqueue: cannot fail, the shared ring holds capacity. */
+		(void)ck_ring_enqueue_mpmc(&p->shared, p->shared_buf, obj);
+	}
+}
+
+/* Give up this thread's slot in entry e's pool, if that pool still lives. */
+static void vt__tls_release(vt__tls_entry *e)
+{
+	pthread_mutex_lock(&vt__registry_lock);
+	if (e->cache != &vt__no_cache && vt__pool_is_live(e->pool, e->pool_id)) {
+		vt__cache_flush(e->pool, e->cache, 0);
+		/* Release: the next owner's acquire CAS in vt__cache_claim sees
+		 * the ring as we left it. */
+		vt__store_release(&e->cache->owner, 0);
+	}
+	pthread_mutex_unlock(&vt__registry_lock);
+	e->pool_id = 0;
+	e->cache = NULL;
+	e->pool = NULL;
+}
+
+static void vt__thread_exit(void *arg)
+{
+	(void)arg;
+	for (unsigned int i = 0; i < VT__TLS_WAYS; i++)
+		if (vt__tls[i].pool_id != 0)
+			vt__tls_release(&vt__tls[i]);
+}
+
+static void vt__exit_key_create(void)
+{
+	vt__exit_key_ok = pthread_key_create(&vt__exit_key, vt__thread_exit) == 0;
+}
+
+/* Claim a cache slot of p for this thread (first use), else &vt__no_cache. */
+static vt__pool_cache *vt__cache_claim(vt_pool *p)
+{
+	vt__tls_entry *e = &vt__tls[p->id & (VT__TLS_WAYS - 1)];
+	uint64_t me = (uint64_t)(uintptr_t)&vt__tls[0];
+	vt__pool_cache *c = &vt__no_cache;
+
+	if (e->pool_id == p->id)
+		return e->cache;
+	if (e->pool_id != 0)
+		vt__tls_release(e); /* another pool hashed here: it loses its cache */
+
+	pthread_once(&vt__exit_once, vt__exit_key_create);
+	if (!vt__exit_armed && vt__exit_key_ok) {
+		/* Any non-NULL value makes the destructor run at thread exit. */
+		if (pthread_setspecific(vt__exit_key, &vt__tls[0]) == 0)
+			vt__exit_armed = 1;
+	}
+	/* Without an exit hook the slot could never be given back: use none. */
+	if (vt__exit_armed) {
+		for (uint32_t i = 0; i < p->ncaches; i++) {
+			uint64_t expected = 0;
+			/* Acquire; pairs with the release in vt__tls_release. */
+			if (vt__load_relaxed(&p->caches[i].owner) == 0 &&
+			    vt__cas_acquire(&p->caches[i].owner, &expected, me)) {
+				c = &p->caches[i];
+				break;
+			}
+		}
+	}
+	e->pool_id = p->id;
+	e->cache = c;
+	e->pool = p;
+	return c;
+}
+
+/* ---- configuration and memory -------------------------------------------- */
+
+void vt_pool_config_default(vt_pool_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->object_size = 64;
+	cfg->object_align = 64;
+	cfg->capacity = 4096;
+	cfg->slab_objects = 256;
+	cfg->initial_objects = 0;
+	cfg->cache_size = 256;
+	cfg->max_threads = 64;
+}
+
+static void *vt__default_alloc(size_t size, size_t align, void *ctx)
+{
+	void *ptr = NULL;
+
+	(void)ctx;
+	if (align < sizeof(void *))
+		align = sizeof(void *);
+	return posix_memalign(&ptr, align, size) == 0 ? ptr : NULL;
+}
+
+static void vt__default_free(void *ptr, size_t size, void *ctx)
+{
+	(void)size;
+	(void)ctx;
+	free(ptr);
+}
+
+static void *vt__alloc(const vt_pool_config *cfg, size_t size, size_t align)
+{
+	return cfg->allocator.alloc(size, align, cfg->allocator.ctx);
+}
+
+static void vt__free(const vt_pool_config *cfg, void *ptr, size_t size)
+{
+	if (ptr != NULL)
+		cfg->allocator.free(ptr, size, cfg->allocator.ctx);
+}
+
+static unsigned int vt__pow2_above(uint64_t n)
+{
+	unsigned int r = 2;
+
+	while (r <= n)
+		r <<= 1;
+	return r;
+}
+
+/* ---- growth ---------------------------------------------------------------- */
+
+/*
+ * Add one slab (cut to keep capacity exact) and put its objects on the
+ * shared ring. false when the pool is at capacity or the allocation failed.
+ */
+static bool vt__pool_grow(vt_pool *p)
+{
+	bool grew = false;
+
+	pthread_mutex_lock(&p->grow_lock);
+	uint64_t created = p->created;
+	if (created < p->cfg.capacity && p->nslabs < p->max_slabs) {
+		uint64_t n = p->cfg.capacity - created;
+		if (n > p->cfg.slab_objects)
+			n = p->cfg.slab_objects;
+		size_t bytes = (size_t)n * p->stride;
+		char *slab = vt__alloc(&p->cfg, bytes, p->cfg.object_align);
+		if (slab != NULL) {
+			for (uint64_t i = 0; i < n; i++) {
+				void *obj = slab + i * p->stride;
+				if (p->cfg.obj_init != NULL)
+					p->cfg.obj_init(obj, p->cfg.obj_ctx);
+				vt__tsan_release(obj);
+				(void)ck_ring_enqueue_mpmc(&p->shared, p->shared_buf, obj);
+			}
+			p->slabs[p->nslabs] = slab;
+			p->slab_bytes[p->nslabs] = bytes;
+			vt__store_relaxed(&p->nslabs, p->nslabs + 1); /* read racily by get_stats */
+			/* Release: read by get_stats and by destroy's accounting. */
+			vt__store_release(&p->created, created + n);
+			grew = true;
+		}
+	}
+	pthread_mutex_unlock(&p->grow_lock);
+	return grew;
+}
+
+/* ---- create and destroy ------------------------------------------------ */
+
+static void vt__pool_free_all(vt_pool *p)
+{
+	const vt_pool_config cfg = p->cfg;
+
+	for (uint32_t i = 0; i < p->nslabs; i++)
+		vt__free(&cfg, p->slabs[i], p->slab_bytes[i]);
+	if (p->caches != NULL) {
+		for (uint32_t i = 0; i < p->ncaches; i++)
+			vt__free(&cfg, p->caches[i].buf, sizeof(ck_ring_buffer_t) * p->cache_ring_size);
+		vt__free(&cfg, p->caches, sizeof(vt__pool_cache) * p->ncaches);
+	}
+	vt__free(&cfg, p->shared_buf, sizeof(ck_ring_buffer_t) * p->shared.size);
+	vt__free(&cfg, p->slabs, sizeof(void *) * p->max_slabs);
+	vt__free(&cfg, p->slab_bytes, sizeof(size_t) * p->max_slabs);
+	pthread_mutex_destroy(&p->grow_lock);
+	vt__free(&cfg, p, sizeof(*p));
+}
+
+int vt_pool_create(vt_pool **out, const vt_pool_config *cfg_in)
+{
+	vt_pool_config cfg;
+	vt_pool *p;
+
+	if (out == NULL || cfg_in == NULL)
+		return VT_EINVAL;
+	cfg = *cfg_in;
+	if (cfg.object_size == 0 || cfg.object_align == 0 || (cfg.object_align & (cfg.object_align - 1)) ||
+	    cfg.object_align > 4096 || cfg.capacity == 0 || cfg.capacity > (UINT32_C(1) << 30) ||
+	    cfg.max_threads > 4096 || cfg.object_size > ((size_t)1 << 32))
+		return VT_EINVAL;
+	if ((cfg.allocator.alloc == NULL) != (cfg.allocator.free == NULL))
+		return VT_EINVAL;
+	if (cfg.allocator.alloc == NULL) {
+		cfg.allocator.alloc = vt__default_alloc;
+		cfg.allocator.free = vt__default_free;
+		cfg.allocator.ctx = NULL;
+	}
+	if (cfg.slab_objects == 0 || cfg.slab_objects > cfg.capacity)
+		cfg.slab_objects = cfg.capacity;
+	if (cfg.initial_objects > cfg.capacity)
+		cfg.initial_objects = cfg.capacity;
+	if (cfg.cache_size == 0)
+		cfg.max_threads = 0;
+	if (cfg.cache_size > cfg.capacity)
+		cfg.cache_size = cfg.capacity;
+
+	p = vt__alloc(&cfg, sizeof(*p), _Alignof(vt_pool));
+	if (p == NULL)
+		return VT_ENOMEM;
+	memset(p, 0, sizeof(*p));
+	p->cfg = cfg;
+	p->stride = (cfg.object_size + cfg.object_align - 1) & ~(cfg.object_align - 1);
+	pthread_mutex_init(&p->grow_lock, NULL);
+	p->max_slabs = (cfg.capacity + cfg.slab_objects - 1) / cfg.slab_objects;
+	/* shared.size doubles as the buffer's length for vt__pool_free_all. */
+	ck_ring_init(&p->shared, vt__pow2_above(cfg.capacity));
+	p->shared_buf = vt__alloc(&cfg, sizeof(ck_ring_buffer_t) * p->shared.size, VT__CACHELINE);
+	p->slabs = vt__alloc(&cfg, sizeof(void *) * p->max_slabs, _Alignof(void *));
+	p->slab_bytes = vt__alloc(&cfg, sizeof(size_t) * p->max_slabs, _Alignof(size_t));
+	if (p->shared_buf == NULL || p->slabs == NULL || p->slab_bytes == NULL)
+		goto nomem;
+
+	if (cfg.max_threads > 0) {
+		p->cache_ring_size = vt__pow2_above(cfg.cache_size);
+		p->caches = vt__alloc(&cfg, sizeof(vt__pool_cache) * cfg.max_threads, VT__CACHELINE);
+		if (p->caches == NULL)
+			goto nomem;
+		memset(p->caches, 0, sizeof(vt__pool_cache) * cfg.max_threads);
+		for (uint32_t i = 0; i < cfg.max_threads; i++) {
+			vt__pool_cache *c = &p->caches[i];
+			c->buf = vt__alloc(&cfg, sizeof(ck_ring_buffer_t) * p->cache_ring_size, VT__CACHELINE);
+			if (c->buf == NULL)
+				goto nomem;
+			ck_ring_init(&c->ring, p->cache_ring_size);
+			p->ncaches++;
+		}
+	}
+	while (p->created < cfg.initial_objects)
+		if (!vt__pool_grow(p))
+			goto nomem;
+
+	pthread_mutex_lock(&vt__registry_lock);
+	p->id = vt__next_pool_id++;
+	p->next_live = vt__live_pools;
+	vt__live_pools = p;
+	pthread_mutex_unlock(&vt__registry_lock);
+	*out = p;
+	return 0;
+
+nomem:
+	vt__pool_free_all(p);
+	return VT_ENOMEM;
+}
+
+int vt_pool_destroy(vt_pool **pool)
+{
+	vt_pool *p;
+	uint64_t free_objects;
+
+	if (pool == NULL || *pool == NULL)
+		return VT_EINVAL;
+	p = *pool;
+
+	pthread_mutex_lock(&vt__registry_lock);
+	for (vt_pool **link = &vt__live_pools; *link != NULL; link = &(*link)->next_live) {
+		if (*link == p) {
+			*link = p->next_live;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&vt__registry_lock);
+
+	/* This thread forgets the pool; other threads' entries name an id that
+	 * is never reused, and their exit hook finds it gone from the registry. */
+	vt__tls_entry *e = &vt__tls[p->id & (VT__TLS_WAYS - 1)];
+	if (e->pool_id == p->id) {
+		e->pool_id = 0;
+		e->cache = NULL;
+		e->pool = NULL;
+	}
+
+	free_objects = ck_ring_size(&p->shared);
+	for (uint32_t i = 0; i < p->ncaches; i++)
+		free_objects += ck_ring_size(&p->caches[i].ring);
+	uint64_t rented = p->created - free_objects;
+	vt__pool_free_all(p);
+	*pool = NULL;
+	return rented > INT_MAX ? INT_MAX : (int)rented;
+}
+
+/* ---- rent and return: slow paths --------------------------------------- */
+
+static void vt__count_rent(vt_pool *p, vt__pool_cache *c, bool stolen)
+{
+	if (c != &vt__no_cache) {
+		vt__counter_inc(&c->rents);
+		if (stolen)
+			vt__counter_inc(&c->steals);
+	} else {
+		vt__fetch_add_relaxed(&p->g_rents, 1); /* statistics only */
+		if (stolen)
+			vt__fetch_add_relaxed(&p->g_steals, 1);
+	}
+}
+
+static bool vt__shared_take(vt_pool *p, void **obj)
+{
+	/* MPMC dequeue: lock-free CAS on c_head; pairs with the p_tail store of
+	 * the enqueues in grow, flush and return_slow. */
+	if (ck_ring_dequeue_mpmc(&p->shared, p->shared_buf, obj)) {
+		vt__tsan_acquire(*obj);
+		return true;
+	}
+	return false;
+}
+
+void *vt__pool_rent_slow(vt_pool *p)
+{
+	vt__pool_cache *c = vt__cache_claim(p);
+	void *obj;
+
+	/* 1. Own cache (a claimed slot may hold objects already). */
+	if (ck_ring_dequeue_spmc(&c->ring, c->buf, &obj)) {
+		vt__tsan_acquire(obj);
+		vt__count_rent(p, c, false);
+		return obj;
+	}
+	/* 2. The shared ring, then growth, which refills it. */
+	do {
+		if (vt__shared_take(p, &obj)) {
+			vt__count_rent(p, c, false);
+			return obj;
+		}
+	} while (vt__pool_grow(p));
+	/* 3. Steal from every other thread's cache, live or exited. */
+	for (uint32_t i = 0; i < p->ncaches; i++) {
+		vt__pool_cache *v = &p->caches[i];
+		if (v != c && ck_ring_dequeue_spmc(&v->ring, v->buf, &obj)) {
+			vt__tsan_acquire(obj);
+			vt__count_rent(p, c, true);
+			return obj;
+		}
+	}
+	/* 4. Once more: an exiting thread may have flushed meanwhile. */
+	if (vt__shared_take(p, &obj)) {
+		vt__count_rent(p, c, false);
+		return obj;
+	}
+	vt__fetch_add_relaxed(&p->g_empty, 1); /* statistics only */
+	return NULL;
+}
+
+void vt__pool_return_slow(vt_pool *p, void *obj)
+{
+	vt__pool_cache *c = vt__cache_claim(p);
+
+	vt__tsan_release(obj);
+	if (c != &vt__no_cache) {
+		/* Own cache full: move half of it to the shared ring. */
+		if (!ck_ring_enqueue_spmc(&c->ring, c->buf, obj)) {
+			vt__cache_flush(p, c, p->cache_ring_size / 2);
+			(void)ck_ring_enqueue_spmc(&c->ring, c->buf, obj); /* room was just made */
+		}
+		vt__counter_inc(&c->returns);
+		return;
+	}
+	(void)ck_ring_enqueue_mpmc(&p->shared, p->shared_buf, obj); /* never full, see struct vt_pool */
+	vt__fetch_add_relaxed(&p->g_returns, 1); /* statistics only */
+}
+
+/* ---- public calls ------------------------------------------------------- */
+
+void *vt_pool_rent(vt_pool *pool)
+{
+	if (pool == NULL)
+		return NULL;
+	return vt__pool_rent_fast(pool);
+}
+
+void vt_pool_return(vt_pool *pool, void *obj)
+{
+	if (pool == NULL || obj == NULL)
+		return;
+	vt__pool_return_fast(pool, obj);
+}
+
+void vt_pool_get_stats(const vt_pool *p, vt_pool_stats *out)
+{
+	vt_pool_stats s;
+
+	if (p == NULL || out == NULL)
+		return;
+	memset(&s, 0, sizeof(s));
+	s.capacity = p->cfg.capacity;
+	s.created = vt__load_acquire(&p->created); /* pairs with the release in grow */
+	s.rents = vt__load_relaxed(&p->g_rents);
+	s.returns = vt__load_relaxed(&p->g_returns);
+	s.steals = vt__load_relaxed(&p->g_steals);
+	s.empty_rents = vt__load_relaxed(&p->g_empty);
+	for (uint32_t i = 0; i < p->ncaches; i++) {
+		s.rents += vt__load_relaxed(&p->caches[i].rents);
+		s.returns += vt__load_relaxed(&p->caches[i].returns);
+		s.steals += vt__load_relaxed(&p->caches[i].steals);
+	}
+	s.rented = s.rents > s.returns ? s.rents - s.returns : 0;
+	s.slabs = vt__load_relaxed(&p->nslabs); /* racy snapshot: written under grow_lock */
+	*out = s;
+}
