@@ -1,18 +1,29 @@
 /*
- * vt_pool: a lock-free object pool whose free lists are ck_rings.
+ * vt_pool: a lock-free object pool whose free lists are ck_rings, with a
+ * private stack per thread in front (pool_internal.h has the handshake).
  *
- * Progress guarantees (docs/pool.md has the argument):
- *  - rent from the own cache, return to the own cache: lock-free (the
- *    owner's SPMC enqueue is wait-free; a dequeue retries its CAS only when
- *    a thief took the same slot first);
- *  - rent from the shared ring, steal from another cache: lock-free;
- *  - return when the own cache is full (flush half to the shared ring), and
- *    return from a thread without a cache: ck_ring's MPMC enqueue, which
- *    waits for earlier producers to commit (blocking, rare);
- *  - growth, first use of a pool by a thread, thread exit, create and
- *    destroy: take a mutex (blocking, bounded in number).
+ * Where a rent looks, in order (docs/pool.md has the argument):
+ *   1. own stack          plain loads/stores                 wait-free
+ *   2. own ring           SPMC dequeue (CAS)                 lock-free
+ *   3. shared ring        MPMC dequeue (CAS)                 lock-free
+ *   4. other rings        SPMC dequeue (CAS)                 lock-free
+ *   5. growth             a new slab, under grow_lock        blocking, rare
+ *   6. other stacks       steal: membarrier, then wait for
+ *                         the owner to leave its few-
+ *                         instruction critical section       blocking, rare
+ * and answers NULL only when all of these found nothing. A batch taken from
+ * a ring refills the own stack up to half its capacity.
+ * A return pushes onto the own stack; a full stack moves half of itself to
+ * the own ring (wait-free SPMC enqueue), and a full ring spills into the
+ * shared ring (MPMC enqueue: waits for earlier producers to commit).
+ * Thread exit, first use of a pool by a thread, create and destroy take a
+ * mutex.
  */
 #include <limits.h>
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <sched.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,13 +31,48 @@
 
 _Thread_local vt__tls_entry vt__tls[VT__TLS_WAYS] __attribute__((tls_model("initial-exec")));
 
-/* The cache of a thread that has none: a ring of one slot, which holds
- * nothing, so every enqueue and dequeue on it fails without writing. */
+/* The cache of a thread that has no slot in a pool: per thread, so that
+ * the fast paths' busy stores stay thread-local. Its stack holds nothing
+ * (cap 0) and its ring of one slot holds nothing either, so every fast-path
+ * attempt falls through to the slow path without writing anything shared. */
 static ck_ring_buffer_t vt__no_cache_buf[1];
-vt__pool_cache vt__no_cache = {
-	.ring = { .c_head = 0, .p_tail = 0, .p_head = 0, .size = 1, .mask = 0 },
+static _Thread_local vt__pool_cache vt__tls_no_cache = {
 	.buf = vt__no_cache_buf,
+	.ring = { .c_head = 0, .p_tail = 0, .p_head = 0, .size = 1, .mask = 0 },
 };
+
+/* ---- membarrier ------------------------------------------------------------ */
+
+static pthread_once_t vt__asym_once = PTHREAD_ONCE_INIT;
+static bool vt__asym_ok;
+
+static void vt__asym_register(void)
+{
+	long q = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+	vt__asym_ok = q > 0 && (q & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+		      syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+/* S1: a full barrier on every running thread of the process; pairs with
+ * D1/D2 in the fast paths (the owner's side of the handshake). */
+static void vt__membarrier(void)
+{
+	(void)syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+}
+
+/* Spin briefly, then yield: the thread we wait for may be preempted. */
+static void vt__pool_backoff(unsigned int *spins)
+{
+	if (*spins < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+		(*spins)++;
+	} else {
+		sched_yield();
+	}
+}
 
 /* ---- registry of live pools and thread exit ------------------------------ */
 
@@ -47,16 +93,60 @@ static bool vt__pool_is_live(const vt_pool *p, uint64_t id)
 	return false;
 }
 
-/* Move every object of cache c to the shared ring. */
-static void vt__cache_flush(vt_pool *p, vt__pool_cache *c, unsigned int keep)
+/* Spill one object into the shared ring (MPMC enqueue; never full). */
+static void vt__shared_put(vt_pool *p, void *obj)
 {
+	vt__tsan_release(obj);
+	/* Pairs with the dequeue's load of p_tail in vt__shared_take. */
+	(void)ck_ring_enqueue_mpmc(&p->shared, p->shared_buf, obj);
+}
+
+/* Put obj on c's own ring (c's owner only), else spill to the shared ring. */
+static void vt__ring_put(vt_pool *p, vt__pool_cache *c, void *obj)
+{
+	vt__tsan_release(obj);
+	/* SPMC enqueue by the owner: wait-free; pairs with the dequeues' load
+	 * of p_tail in vt__ring_take. */
+	if (!ck_ring_enqueue_spmc(&c->ring, c->buf, obj))
+		vt__shared_put(p, obj);
+}
+
+/*
+ * Enter c's stack as its owner (D1, D2): true when no thief holds it; the
+ * caller then owns count and stack until vt__stack_leave (D3).
+ */
+static bool vt__stack_enter(vt__pool_cache *c)
+{
+	vt__store_relaxed(&c->busy, 1); /* D1: pairs with S1 in vt__steal */
+	vt__signal_fence();
+	if (vt__load_acquire(&c->steal) == 0) /* D2: pairs with S2 */
+		return true;
+	vt__store_release(&c->busy, 0); /* D3 */
+	return false;
+}
+
+static void vt__stack_leave(vt__pool_cache *c)
+{
+	vt__store_release(&c->busy, 0); /* D3: pairs with the thief's busy load */
+}
+
+/* Thread exit or eviction: move everything c holds to the shared ring. */
+static void vt__cache_drain(vt_pool *p, vt__pool_cache *c)
+{
+	unsigned int spins = 0;
 	void *obj;
 
-	while (ck_ring_size(&c->ring) > keep && ck_ring_dequeue_spmc(&c->ring, c->buf, &obj)) {
+	/* A thief may hold the stack for a moment: wait it out. */
+	while (c->cap != 0 && !vt__stack_enter(c))
+		vt__pool_backoff(&spins);
+	for (uint32_t n = vt__load_relaxed(&c->count); n > 0; n--)
+		vt__shared_put(p, vt__load_relaxed(&c->stack[n - 1]));
+	vt__store_relaxed(&c->count, 0);
+	if (c->cap != 0)
+		vt__stack_leave(c);
+	while (ck_ring_dequeue_spmc(&c->ring, c->buf, &obj)) {
 		vt__tsan_acquire(obj);
-		vt__tsan_release(obj);
-		/* MPMC enqueue: cannot fail, the shared ring holds capacity. */
-		(void)ck_ring_enqueue_mpmc(&p->shared, p->shared_buf, obj);
+		vt__shared_put(p, obj);
 	}
 }
 
@@ -64,10 +154,10 @@ static void vt__cache_flush(vt_pool *p, vt__pool_cache *c, unsigned int keep)
 static void vt__tls_release(vt__tls_entry *e)
 {
 	pthread_mutex_lock(&vt__registry_lock);
-	if (e->cache != &vt__no_cache && vt__pool_is_live(e->pool, e->pool_id)) {
-		vt__cache_flush(e->pool, e->cache, 0);
+	if (e->cache != &vt__tls_no_cache && vt__pool_is_live(e->pool, e->pool_id)) {
+		vt__cache_drain(e->pool, e->cache);
 		/* Release: the next owner's acquire CAS in vt__cache_claim sees
-		 * the ring as we left it. */
+		 * the cache as we left it. */
 		vt__store_release(&e->cache->owner, 0);
 	}
 	pthread_mutex_unlock(&vt__registry_lock);
@@ -89,12 +179,12 @@ static void vt__exit_key_create(void)
 	vt__exit_key_ok = pthread_key_create(&vt__exit_key, vt__thread_exit) == 0;
 }
 
-/* Claim a cache slot of p for this thread (first use), else &vt__no_cache. */
+/* Claim a cache slot of p for this thread (first use), else its no-cache. */
 static vt__pool_cache *vt__cache_claim(vt_pool *p)
 {
 	vt__tls_entry *e = &vt__tls[p->id & (VT__TLS_WAYS - 1)];
 	uint64_t me = (uint64_t)(uintptr_t)&vt__tls[0];
-	vt__pool_cache *c = &vt__no_cache;
+	vt__pool_cache *c = &vt__tls_no_cache;
 
 	if (e->pool_id == p->id)
 		return e->cache;
@@ -225,8 +315,10 @@ static void vt__pool_free_all(vt_pool *p)
 	for (uint32_t i = 0; i < p->nslabs; i++)
 		vt__free(&cfg, p->slabs[i], p->slab_bytes[i]);
 	if (p->caches != NULL) {
-		for (uint32_t i = 0; i < p->ncaches; i++)
+		for (uint32_t i = 0; i < p->ncaches; i++) {
 			vt__free(&cfg, p->caches[i].buf, sizeof(ck_ring_buffer_t) * p->cache_ring_size);
+			vt__free(&cfg, p->caches[i].stack, sizeof(void *) * p->stack_cap);
+		}
 		vt__free(&cfg, p->caches, sizeof(vt__pool_cache) * p->ncaches);
 	}
 	vt__free(&cfg, p->shared_buf, sizeof(ck_ring_buffer_t) * p->shared.size);
@@ -281,6 +373,10 @@ int vt_pool_create(vt_pool **out, const vt_pool_config *cfg_in)
 		goto nomem;
 
 	if (cfg.max_threads > 0) {
+		pthread_once(&vt__asym_once, vt__asym_register);
+		/* Without membarrier a thief could not take from a private stack
+		 * safely: the rings alone then serve as caches. */
+		p->stack_cap = vt__asym_ok ? cfg.cache_size : 0;
 		p->cache_ring_size = vt__pow2_above(cfg.cache_size);
 		p->caches = vt__alloc(&cfg, sizeof(vt__pool_cache) * cfg.max_threads, VT__CACHELINE);
 		if (p->caches == NULL)
@@ -289,10 +385,13 @@ int vt_pool_create(vt_pool **out, const vt_pool_config *cfg_in)
 		for (uint32_t i = 0; i < cfg.max_threads; i++) {
 			vt__pool_cache *c = &p->caches[i];
 			c->buf = vt__alloc(&cfg, sizeof(ck_ring_buffer_t) * p->cache_ring_size, VT__CACHELINE);
-			if (c->buf == NULL)
+			if (p->stack_cap != 0)
+				c->stack = vt__alloc(&cfg, sizeof(void *) * p->stack_cap, _Alignof(void *));
+			p->ncaches++; /* counted now so that free_all releases what was made */
+			if (c->buf == NULL || (p->stack_cap != 0 && c->stack == NULL))
 				goto nomem;
 			ck_ring_init(&c->ring, p->cache_ring_size);
-			p->ncaches++;
+			c->cap = p->stack_cap;
 		}
 	}
 	while (p->created < cfg.initial_objects)
@@ -341,7 +440,7 @@ int vt_pool_destroy(vt_pool **pool)
 
 	free_objects = ck_ring_size(&p->shared);
 	for (uint32_t i = 0; i < p->ncaches; i++)
-		free_objects += ck_ring_size(&p->caches[i].ring);
+		free_objects += ck_ring_size(&p->caches[i].ring) + p->caches[i].count;
 	uint64_t rented = p->created - free_objects;
 	vt__pool_free_all(p);
 	*pool = NULL;
@@ -352,7 +451,7 @@ int vt_pool_destroy(vt_pool **pool)
 
 static void vt__count_rent(vt_pool *p, vt__pool_cache *c, bool stolen)
 {
-	if (c != &vt__no_cache) {
+	if (c != &vt__tls_no_cache) {
 		vt__counter_inc(&c->rents);
 		if (stolen)
 			vt__counter_inc(&c->steals);
@@ -365,8 +464,8 @@ static void vt__count_rent(vt_pool *p, vt__pool_cache *c, bool stolen)
 
 static bool vt__shared_take(vt_pool *p, void **obj)
 {
-	/* MPMC dequeue: lock-free CAS on c_head; pairs with the p_tail store of
-	 * the enqueues in grow, flush and return_slow. */
+	/* MPMC dequeue: lock-free CAS on c_head; pairs with the p_tail store
+	 * of the enqueues in vt__shared_put. */
 	if (ck_ring_dequeue_mpmc(&p->shared, p->shared_buf, obj)) {
 		vt__tsan_acquire(*obj);
 		return true;
@@ -374,58 +473,145 @@ static bool vt__shared_take(vt_pool *p, void **obj)
 	return false;
 }
 
+static bool vt__ring_take(vt__pool_cache *v, void **obj)
+{
+	/* SPMC dequeue: lock-free CAS on c_head; pairs with the owner's
+	 * p_tail store in vt__ring_put. */
+	if (ck_ring_dequeue_spmc(&v->ring, v->buf, obj)) {
+		vt__tsan_acquire(*obj);
+		return true;
+	}
+	return false;
+}
+
+/* After taking one object from a ring, refill c's stack from the same ring
+ * up to half its capacity, so the next rents stay on the fast path. */
+static void vt__refill(vt_pool *p, vt__pool_cache *c, vt__pool_cache *from)
+{
+	uint32_t n, target = c->cap / 2;
+	void *obj;
+
+	if (target == 0 || !vt__stack_enter(c))
+		return;
+	n = vt__load_relaxed(&c->count);
+	while (n < target && (from != NULL ? vt__ring_take(from, &obj) : vt__shared_take(p, &obj)))
+		vt__store_relaxed(&c->stack[n++], obj);
+	vt__store_relaxed(&c->count, n);
+	vt__stack_leave(c);
+}
+
+/*
+ * Take half of another thread's stack: one object for the caller, the rest
+ * onto the caller's own ring. S0..S2 in pool_internal.h.
+ */
+static void *vt__steal(vt_pool *p, vt__pool_cache *self)
+{
+	for (uint32_t i = 0; i < p->ncaches; i++) {
+		vt__pool_cache *v = &p->caches[i];
+		uint32_t zero = 0, n, take;
+		unsigned int spins = 0;
+		void *first;
+
+		if (v == self || v->cap == 0 || vt__load_relaxed(&v->count) == 0)
+			continue; /* a hint; checked again under the handshake */
+		/* S0: acquire; one thief at a time per stack; pairs with S2. */
+		if (!vt__cas_acquire(&v->steal, &zero, 1))
+			continue;
+		vt__membarrier(); /* S1 */
+		while (vt__load_acquire(&v->busy) != 0) /* pairs with D3 */
+			vt__pool_backoff(&spins);
+		n = vt__load_relaxed(&v->count);
+		take = (n + 1) / 2;
+		first = NULL;
+		if (n > 0) {
+			first = vt__load_relaxed(&v->stack[n - 1]);
+			for (uint32_t k = 1; k < take; k++) {
+				void *obj = vt__load_relaxed(&v->stack[n - 1 - k]);
+				if (self != &vt__tls_no_cache)
+					vt__ring_put(p, self, obj);
+				else
+					vt__shared_put(p, obj);
+			}
+			vt__store_relaxed(&v->count, n - take);
+		}
+		vt__store_release(&v->steal, 0); /* S2: pairs with D2 */
+		if (first != NULL) {
+			vt__tsan_acquire(first);
+			return first;
+		}
+	}
+	return NULL;
+}
+
 void *vt__pool_rent_slow(vt_pool *p)
 {
 	vt__pool_cache *c = vt__cache_claim(p);
+	bool stolen = false;
 	void *obj;
 
-	/* 1. Own cache (a claimed slot may hold objects already). */
-	if (ck_ring_dequeue_spmc(&c->ring, c->buf, &obj)) {
-		vt__tsan_acquire(obj);
-		vt__count_rent(p, c, false);
-		return obj;
+	/* The stack may hold objects already (a slot adopted just now). */
+	if (c->cap != 0 && vt__stack_enter(c)) {
+		uint32_t n = vt__load_relaxed(&c->count);
+		obj = n != 0 ? vt__load_relaxed(&c->stack[n - 1]) : NULL;
+		if (obj != NULL)
+			vt__store_relaxed(&c->count, n - 1);
+		vt__stack_leave(c);
+		if (obj != NULL)
+			goto got;
 	}
-	/* 2. The shared ring, then growth, which refills it. */
+	if (vt__ring_take(c, &obj)) {
+		vt__refill(p, c, c);
+		goto got;
+	}
 	do {
 		if (vt__shared_take(p, &obj)) {
-			vt__count_rent(p, c, false);
-			return obj;
+			vt__refill(p, c, NULL);
+			goto got;
+		}
+		for (uint32_t i = 0; i < p->ncaches; i++) {
+			vt__pool_cache *v = &p->caches[i];
+			if (v != c && vt__ring_take(v, &obj)) {
+				vt__refill(p, c, v);
+				goto got;
+			}
 		}
 	} while (vt__pool_grow(p));
-	/* 3. Steal from every other thread's cache, live or exited. */
-	for (uint32_t i = 0; i < p->ncaches; i++) {
-		vt__pool_cache *v = &p->caches[i];
-		if (v != c && ck_ring_dequeue_spmc(&v->ring, v->buf, &obj)) {
-			vt__tsan_acquire(obj);
-			vt__count_rent(p, c, true);
-			return obj;
-		}
-	}
-	/* 4. Once more: an exiting thread may have flushed meanwhile. */
-	if (vt__shared_take(p, &obj)) {
-		vt__count_rent(p, c, false);
-		return obj;
-	}
+	stolen = true;
+	if ((obj = vt__steal(p, c)) != NULL)
+		goto got;
+	/* Once more: an exiting thread may have drained its cache meanwhile. */
+	stolen = false;
+	if (vt__shared_take(p, &obj))
+		goto got;
 	vt__fetch_add_relaxed(&p->g_empty, 1); /* statistics only */
 	return NULL;
+got:
+	vt__count_rent(p, c, stolen);
+	return obj;
 }
 
 void vt__pool_return_slow(vt_pool *p, void *obj)
 {
 	vt__pool_cache *c = vt__cache_claim(p);
 
-	vt__tsan_release(obj);
-	if (c != &vt__no_cache) {
-		/* Own cache full: move half of it to the shared ring. */
-		if (!ck_ring_enqueue_spmc(&c->ring, c->buf, obj)) {
-			vt__cache_flush(p, c, p->cache_ring_size / 2);
-			(void)ck_ring_enqueue_spmc(&c->ring, c->buf, obj); /* room was just made */
-		}
-		vt__counter_inc(&c->returns);
+	if (c == &vt__tls_no_cache) {
+		vt__shared_put(p, obj);
+		vt__fetch_add_relaxed(&p->g_returns, 1); /* statistics only */
 		return;
 	}
-	(void)ck_ring_enqueue_mpmc(&p->shared, p->shared_buf, obj); /* never full, see struct vt_pool */
-	vt__fetch_add_relaxed(&p->g_returns, 1); /* statistics only */
+	/* The stack is full (or a thief holds it): move half of it to the own
+	 * ring, then push. */
+	if (c->cap != 0 && vt__stack_enter(c)) {
+		uint32_t n = vt__load_relaxed(&c->count);
+		while (n > c->cap / 2)
+			vt__ring_put(p, c, vt__load_relaxed(&c->stack[--n]));
+		vt__store_relaxed(&c->stack[n], obj);
+		vt__store_relaxed(&c->count, n + 1);
+		vt__stack_leave(c);
+	} else {
+		vt__ring_put(p, c, obj);
+	}
+	vt__counter_inc(&c->returns);
 }
 
 /* ---- public calls ------------------------------------------------------- */

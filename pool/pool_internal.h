@@ -17,19 +17,41 @@
 #define VT__TLS_WAYS 16 /* pools one thread can cache at once (direct-mapped by pool id) */
 
 /*
- * One thread's cache: a ck_ring in SPMC mode. Only the owning thread
- * enqueues (returns: wait-free); the owner and thieves dequeue (lock-free
- * CAS on c_head). ck_ring keeps c_head and p_tail on separate cache lines.
+ * One thread's cache, two tiers:
+ *
+ *  stack  a private array that only the owner pushes and pops, with plain
+ *         loads and stores: no read-modify-write on the hot path. Other
+ *         threads can still take from it (exact capacity), through an
+ *         asymmetric Dekker handshake:
+ *           owner  D1 busy = 1; signal fence; D2 load steal (acquire);
+ *                  touch the stack only if steal == 0; D3 busy = 0 (release)
+ *           thief  S0 CAS steal 0 -> 1; S1 membarrier(PRIVATE_EXPEDITED),
+ *                  which runs a full barrier on every running thread of
+ *                  the process; then wait for busy == 0 (acquire, pairs
+ *                  with D3); take; S2 steal = 0 (release, pairs with D2).
+ *         membarrier stands in for the owner's missing store-load fence:
+ *         either the owner's D1 is visible to the thief's busy load, or
+ *         the owner's D2 sees steal == 1 and keeps out. Without
+ *         membarrier (old kernel, seccomp) the stacks are disabled.
+ *  ring   a ck_ring in SPMC mode that only the owner fills (a wait-free
+ *         enqueue, when its stack overflows) and that anyone drains (a
+ *         lock-free CAS on c_head); ck_ring puts c_head and p_tail on
+ *         separate cache lines.
  */
 typedef struct vt__pool_cache {
-	ck_ring_t ring;
-	ck_ring_buffer_t *buf;
-	uint64_t owner; /* 0: free slot; else the owning thread's tag */
-	/* Counters written only by the owner (plain load + store), read
-	 * racily by get_stats; a line of their own, away from c_head. */
-	uint64_t rents __attribute__((aligned(VT__CACHELINE)));
+	/* The owner's line: every rent and return touches only this. */
+	uint32_t busy;   /* D1/D3 */
+	uint32_t steal;  /* S0/S2: a thief holds the stack */
+	uint32_t count;  /* objects on the stack */
+	uint32_t cap;    /* stack capacity; 0 without stacks */
+	void **stack;
+	uint64_t rents;  /* counters written only by the owner, read racily by get_stats */
 	uint64_t returns;
 	uint64_t steals;
+
+	uint64_t owner __attribute__((aligned(VT__CACHELINE))); /* 0: free slot; else the owner's tag */
+	ck_ring_buffer_t *buf;
+	ck_ring_t ring __attribute__((aligned(VT__CACHELINE)));
 } __attribute__((aligned(VT__CACHELINE))) vt__pool_cache;
 
 struct vt_pool {
@@ -40,9 +62,10 @@ struct vt_pool {
 	vt__pool_cache *caches; /* cfg.max_threads slots, or NULL without caches */
 	uint32_t ncaches;
 	uint32_t cache_ring_size;
+	uint32_t stack_cap;
 
-	/* Tier 2: shared MPMC ring of next_pow2(capacity + 1) slots. A ring of
-	 * N slots holds N - 1 entries, and the pool never holds more than
+	/* Shared MPMC ring of next_pow2(capacity + 1) slots. A ring of N
+	 * slots holds N - 1 entries, and the pool never holds more than
 	 * capacity objects, so an enqueue here can never find it full. */
 	ck_ring_t shared __attribute__((aligned(VT__CACHELINE)));
 	ck_ring_buffer_t *shared_buf;
@@ -66,50 +89,66 @@ struct vt_pool {
 /* One thread's view of the pools it uses: direct-mapped by pool id. */
 typedef struct vt__tls_entry {
 	uint64_t pool_id;
-	vt__pool_cache *cache; /* a real slot, or &vt__no_cache */
+	vt__pool_cache *cache; /* a real slot, or this thread's vt__tls_no_cache */
 	vt_pool *pool;
 } vt__tls_entry;
 
 /* initial-exec: one %fs-relative access, no __tls_get_addr on the hot path. */
 extern _Thread_local vt__tls_entry vt__tls[VT__TLS_WAYS] __attribute__((tls_model("initial-exec")));
-extern vt__pool_cache vt__no_cache;
 
 void *vt__pool_rent_slow(vt_pool *p);
 void vt__pool_return_slow(vt_pool *p, void *obj);
 
-/* Rent: the calling thread's own cache, else the slow path. */
+#define vt__signal_fence() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+
+/* Rent: pop the calling thread's private stack, else the slow path. */
 static inline void *vt__pool_rent_fast(vt_pool *p)
 {
 	vt__tls_entry *e = &vt__tls[p->id & (VT__TLS_WAYS - 1)];
-	void *obj;
 
 	if (VT_LIKELY(e->pool_id == p->id)) {
 		vt__pool_cache *c = e->cache;
-		/* SPMC dequeue: CAS on c_head; pairs with the ring's producer
-		 * store of p_tail in vt__pool_return_fast / the flush paths. */
-		if (VT_LIKELY(ck_ring_dequeue_spmc(&c->ring, c->buf, &obj))) {
-			vt__tsan_acquire(obj); /* ck's atomics are invisible to TSan */
-			vt__counter_inc(&c->rents);
-			return obj;
+		vt__store_relaxed(&c->busy, 1); /* D1: pairs with S1 (membarrier) in vt__steal */
+		vt__signal_fence();
+		/* D2: acquire; pairs with S2, so a thief's changes to the stack
+		 * are seen before count is read. */
+		if (VT_LIKELY(vt__load_acquire(&c->steal) == 0)) {
+			uint32_t n = vt__load_relaxed(&c->count);
+			if (VT_LIKELY(n != 0)) {
+				void *obj = vt__load_relaxed(&c->stack[n - 1]);
+				vt__store_relaxed(&c->count, n - 1);
+				vt__store_release(&c->busy, 0); /* D3: pairs with the thief's busy load */
+				vt__counter_inc(&c->rents);
+				vt__tsan_acquire(obj);
+				return obj;
+			}
 		}
+		vt__store_release(&c->busy, 0); /* D3 */
 	}
 	return vt__pool_rent_slow(p);
 }
 
-/* Return: into the calling thread's own cache, else the slow path. */
+/* Return: push onto the calling thread's private stack, else the slow path. */
 static inline void vt__pool_return_fast(vt_pool *p, void *obj)
 {
 	vt__tls_entry *e = &vt__tls[p->id & (VT__TLS_WAYS - 1)];
 
+	vt__tsan_release(obj);
 	if (VT_LIKELY(e->pool_id == p->id)) {
 		vt__pool_cache *c = e->cache;
-		vt__tsan_release(obj);
-		/* SPMC enqueue, owner only: fence + store of p_tail; pairs with
-		 * the dequeue's load of p_tail in rent (ours or a thief's). */
-		if (VT_LIKELY(ck_ring_enqueue_spmc(&c->ring, c->buf, obj))) {
-			vt__counter_inc(&c->returns);
-			return;
+		vt__store_relaxed(&c->busy, 1); /* D1 */
+		vt__signal_fence();
+		if (VT_LIKELY(vt__load_acquire(&c->steal) == 0)) { /* D2 */
+			uint32_t n = vt__load_relaxed(&c->count);
+			if (VT_LIKELY(n < c->cap)) {
+				vt__store_relaxed(&c->stack[n], obj);
+				vt__store_relaxed(&c->count, n + 1);
+				vt__store_release(&c->busy, 0); /* D3 */
+				vt__counter_inc(&c->returns);
+				return;
+			}
 		}
+		vt__store_release(&c->busy, 0); /* D3 */
 	}
 	vt__pool_return_slow(p, obj);
 }

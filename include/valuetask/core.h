@@ -292,10 +292,15 @@ VT_INLINE int vt_core_on_completed(vt_core *c, uint16_t token, vt_continuation f
 			continue;
 		}
 		/* A3: acquire; pairs with P. Completed: mark it awaited (a second
-		 * await answers VT_EAWAITED) and run the continuation ourselves. */
-		if (vt__cas_acquire(&c->state, &s, s | VT__CORE_AWAITED)) {
-			vt_executor_dispatch(ex != NULL ? ex : vt__load_relaxed(&c->ex), fn, state);
-			return 0;
+		 * await answers VT_EAWAITED) and run the continuation ourselves.
+		 * The executor is read before the CAS: once it succeeds, a racing
+		 * consumer may recycle the core. */
+		{
+			vt_executor *run_ex = ex != NULL ? ex : vt__load_relaxed(&c->ex);
+			if (vt__cas_acquire(&c->state, &s, s | VT__CORE_AWAITED)) {
+				vt_executor_dispatch(run_ex, fn, state);
+				return 0;
+			}
 		}
 	}
 }

@@ -7,14 +7,17 @@
  * pointer into the pool reads old bytes, never unmapped memory.
  *
  * Tiers (docs/pool.md has the full argument):
- *  1. each thread's cache: a ck_ring in SPMC mode that only its owner
- *     fills (wait-free) and that its owner and other threads take from
- *     (lock-free); a return goes to the returning thread's own cache;
+ *  1. each thread's cache: a private stack (plain loads and stores, no
+ *     read-modify-write) in front of a ck_ring in SPMC mode that only its
+ *     owner fills (wait-free) and that any thread drains (lock-free); a
+ *     return goes to the returning thread's own cache;
  *  2. a shared ck_ring (MPMC) holding new slabs, cache overflow and the
  *     caches of exited threads; sized so that it can never be full;
- *  3. stealing from other threads' caches, live or exited, when 1 and 2
- *     are empty, before a rent answers NULL.
+ *  3. other threads' rings, then their stacks (through a membarrier(2)
+ *     handshake), live or exited, before a rent answers NULL.
  * Growth (a new slab) takes a mutex; it happens at most capacity/slab times.
+ * Objects are not zeroed: obj_init runs once per object when its slab is
+ * made, and an object comes back from a rent as it was returned.
  *
  * The pool knows nothing about what the objects are.
  */
