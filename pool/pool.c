@@ -201,6 +201,8 @@ static bool vt__pool_grow(vt_pool *p)
 				void *obj = slab + i * p->stride;
 				if (p->cfg.obj_init != NULL)
 					p->cfg.obj_init(obj, p->cfg.obj_ctx);
+				vt__obj_poison(p, obj);
+				vt__poison((char *)obj + p->cfg.object_size, p->stride - p->cfg.object_size);
 				vt__tsan_release(obj);
 				(void)ck_ring_enqueue_mpmc(&p->shared, p->shared_buf, obj);
 			}
@@ -222,12 +224,16 @@ static void vt__pool_free_all(vt_pool *p)
 {
 	const vt_pool_config cfg = p->cfg;
 
-	for (uint32_t i = 0; i < p->nslabs; i++)
+	for (uint32_t i = 0; i < p->nslabs; i++) {
+		vt__unpoison_for_free(p->slabs[i], p->slab_bytes[i]);
 		vt__free(&cfg, p->slabs[i], p->slab_bytes[i]);
+	}
 	if (p->caches != NULL) {
 		for (uint32_t i = 0; i < p->ncaches; i++)
 			vt__free(&cfg, p->caches[i].buf, sizeof(ck_ring_buffer_t) * p->cache_ring_size);
-		vt__free(&cfg, p->caches, sizeof(vt__pool_cache) * p->ncaches);
+		/* The array was allocated for max_threads slots; ncaches counts only
+		 * the slots whose ring buffer was made (fewer after a failed create). */
+		vt__free(&cfg, p->caches, sizeof(vt__pool_cache) * cfg.max_threads);
 	}
 	vt__free(&cfg, p->shared_buf, sizeof(ck_ring_buffer_t) * p->shared.size);
 	vt__free(&cfg, p->slabs, sizeof(void *) * p->max_slabs);
@@ -263,6 +269,8 @@ int vt_pool_create(vt_pool **out, const vt_pool_config *cfg_in)
 		cfg.max_threads = 0;
 	if (cfg.cache_size > cfg.capacity)
 		cfg.cache_size = cfg.capacity;
+	if (cfg.keep_readable > cfg.object_size)
+		cfg.keep_readable = cfg.object_size;
 
 	p = vt__alloc(&cfg, sizeof(*p), _Alignof(vt_pool));
 	if (p == NULL)
@@ -369,6 +377,7 @@ static bool vt__shared_take(vt_pool *p, void **obj)
 	 * the enqueues in grow, flush and return_slow. */
 	if (ck_ring_dequeue_mpmc(&p->shared, p->shared_buf, obj)) {
 		vt__tsan_acquire(*obj);
+		vt__obj_unpoison(p, *obj);
 		return true;
 	}
 	return false;
@@ -382,6 +391,7 @@ void *vt__pool_rent_slow(vt_pool *p)
 	/* 1. Own cache (a claimed slot may hold objects already). */
 	if (ck_ring_dequeue_spmc(&c->ring, c->buf, &obj)) {
 		vt__tsan_acquire(obj);
+		vt__obj_unpoison(p, obj);
 		vt__count_rent(p, c, false);
 		return obj;
 	}
@@ -397,6 +407,7 @@ void *vt__pool_rent_slow(vt_pool *p)
 		vt__pool_cache *v = &p->caches[i];
 		if (v != c && ck_ring_dequeue_spmc(&v->ring, v->buf, &obj)) {
 			vt__tsan_acquire(obj);
+			vt__obj_unpoison(p, obj);
 			vt__count_rent(p, c, true);
 			return obj;
 		}
@@ -414,6 +425,7 @@ void vt__pool_return_slow(vt_pool *p, void *obj)
 {
 	vt__pool_cache *c = vt__cache_claim(p);
 
+	vt__obj_poison(p, obj);
 	vt__tsan_release(obj);
 	if (c != &vt__no_cache) {
 		/* Own cache full: move half of it to the shared ring. */

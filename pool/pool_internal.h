@@ -10,6 +10,7 @@
 #include <ck_ring.h>
 #include <pthread.h>
 
+#include "poison.h"
 #include "tsan.h"
 #include "valuetask/pool.h"
 
@@ -77,6 +78,27 @@ extern vt__pool_cache vt__no_cache;
 void *vt__pool_rent_slow(vt_pool *p);
 void vt__pool_return_slow(vt_pool *p, void *obj);
 
+/* Poison a free object (poison.h): all but its first keep_readable bytes. */
+static inline void vt__obj_poison(const vt_pool *p, void *obj)
+{
+#ifdef VT__POISON
+	vt__poison((char *)obj + p->cfg.keep_readable, p->cfg.object_size - p->cfg.keep_readable);
+#else
+	(void)p;
+	(void)obj;
+#endif
+}
+
+static inline void vt__obj_unpoison(const vt_pool *p, void *obj)
+{
+#ifdef VT__POISON
+	vt__unpoison((char *)obj + p->cfg.keep_readable, p->cfg.object_size - p->cfg.keep_readable);
+#else
+	(void)p;
+	(void)obj;
+#endif
+}
+
 /* Rent: the calling thread's own cache, else the slow path. */
 static inline void *vt__pool_rent_fast(vt_pool *p)
 {
@@ -89,6 +111,7 @@ static inline void *vt__pool_rent_fast(vt_pool *p)
 		 * store of p_tail in vt__pool_return_fast / the flush paths. */
 		if (VT_LIKELY(ck_ring_dequeue_spmc(&c->ring, c->buf, &obj))) {
 			vt__tsan_acquire(obj); /* ck's atomics are invisible to TSan */
+			vt__obj_unpoison(p, obj);
 			vt__counter_inc(&c->rents);
 			return obj;
 		}
@@ -103,6 +126,7 @@ static inline void vt__pool_return_fast(vt_pool *p, void *obj)
 
 	if (VT_LIKELY(e->pool_id == p->id)) {
 		vt__pool_cache *c = e->cache;
+		vt__obj_poison(p, obj);
 		vt__tsan_release(obj);
 		/* SPMC enqueue, owner only: fence + store of p_tail; pairs with
 		 * the dequeue's load of p_tail in rent (ours or a thief's). */
@@ -111,7 +135,7 @@ static inline void vt__pool_return_fast(vt_pool *p, void *obj)
 			return;
 		}
 	}
-	vt__pool_return_slow(p, obj);
+	vt__pool_return_slow(p, obj); /* poisons it again: harmless */
 }
 
 #endif /* VT_POOL_INTERNAL_H */

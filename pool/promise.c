@@ -5,6 +5,7 @@
  * caller whose vt__core_take won (R1 moved the version, so every later or
  * concurrent consume answers VT_ETOKEN and never reaches the return).
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +86,10 @@ int vt_promise_pool_create(vt_promise_pool **out, const vt_pool_config *cfg_in)
 		return VT_EINVAL;
 	cfg.object_size = sizeof(vt_promise);
 	cfg.object_align = 64;
+	/* A stale task reads ops and the core's state (and a consumer that
+	 * loses R1 has read `value` first) from a returned promise, by design:
+	 * type-stable memory. Those stay readable; the rest is poisoned. */
+	cfg.keep_readable = offsetof(vt_promise, core) + offsetof(vt_core, fn);
 
 	pp = cfg.allocator.alloc != NULL ? cfg.allocator.alloc(sizeof(*pp), _Alignof(vt_promise_pool), cfg.allocator.ctx)
 					 : malloc(sizeof(*pp));
