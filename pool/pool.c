@@ -431,7 +431,11 @@ void vt__pool_return_slow(vt_pool *p, void *obj)
 		/* Own cache full: move half of it to the shared ring. */
 		if (!ck_ring_enqueue_spmc(&c->ring, c->buf, obj)) {
 			vt__cache_flush(p, c, p->cache_ring_size / 2);
-			(void)ck_ring_enqueue_spmc(&c->ring, c->buf, obj); /* room was just made */
+			/* Room was just made, except in a ring of 2 slots (cache_size
+			 * 1), where keeping half keeps its only entry: then the object
+			 * goes to the shared ring rather than being dropped. */
+			if (!ck_ring_enqueue_spmc(&c->ring, c->buf, obj))
+				(void)ck_ring_enqueue_mpmc(&p->shared, p->shared_buf, obj);
 		}
 		vt__counter_inc(&c->returns);
 		return;
