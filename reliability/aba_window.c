@@ -94,7 +94,25 @@ static void show_window(void)
  * Time until one promise has been reused 65536 times, with `inflight`
  * operations outstanding on this thread (default pool configuration).
  */
+static double measure_once(uint32_t inflight, uint64_t *rentals_out);
+
+/* Best of three: the VM's noise only ever adds time. */
 static void measure(uint32_t inflight)
+{
+	uint64_t rentals = 0;
+	double best = 0;
+
+	for (int i = 0; i < 3; i++) {
+		double ns = measure_once(inflight, &rentals);
+		if (i == 0 || ns < best)
+			best = ns;
+	}
+	printf("aba_window: %u in flight on one thread: 65536 reuses of one promise after %" PRIu64
+	       " rentals, %.2f ms (%.1f ns per rental, best of 3)\n",
+	       inflight, rentals, best / 1e6, best / (double)rentals);
+}
+
+static double measure_once(uint32_t inflight, uint64_t *rentals_out)
 {
 	vt_pool_config cfg;
 	vt_promise_pool *pp;
@@ -122,9 +140,8 @@ static void measure(uint32_t inflight)
 	for (uint32_t i = 0; i < inflight; i++)
 		cycle(ring[i], 0);
 	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
-	printf("aba_window: %u in flight on one thread: 65536 reuses of one promise after %" PRIu64
-	       " rentals, %.2f ms (%.1f ns per rental)\n",
-	       inflight, rentals, ns / 1e6, ns / (double)rentals);
+	*rentals_out = rentals;
+	return ns;
 }
 
 int main(void)
