@@ -54,6 +54,10 @@ vt_continuation vt__core_wait_continuation(vt_core *c)
 	return fn;
 }
 
+#ifdef VT_GENERATION_CHECK
+VT_API _Thread_local uint32_t vt__task_epoch; /* declared in task.h */
+#endif
+
 uint64_t vt_core_window_waits(void)
 {
 	return vt__load_relaxed(&vt__window_waits); /* statistics only */
@@ -87,7 +91,7 @@ void vt_core_reset(vt_core *c)
 		}
 		/* R2: acq_rel, like R1 in vt__core_take: the next round's C1/A1
 		 * acquire it. */
-		if (vt__cas_acq_rel(&c->state, &s, (s + 1) & VT__CORE_VERSION_MASK))
+		if (vt__cas_acq_rel(&c->state, &s, VT__CORE_NEXT(s)))
 			break;
 	}
 	/* A registration that never completed is dropped: wait for its A2 (the

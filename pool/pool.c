@@ -291,6 +291,8 @@ static bool vt__pool_grow(vt_pool *p)
 				void *obj = slab + i * p->stride;
 				if (p->cfg.obj_init != NULL)
 					p->cfg.obj_init(obj, p->cfg.obj_ctx);
+				vt__obj_poison(p, obj);
+				vt__poison((char *)obj + p->cfg.object_size, p->stride - p->cfg.object_size);
 				vt__tsan_release(obj);
 				(void)ck_ring_enqueue_mpmc(&p->shared, p->shared_buf, obj);
 			}
@@ -312,14 +314,18 @@ static void vt__pool_free_all(vt_pool *p)
 {
 	const vt_pool_config cfg = p->cfg;
 
-	for (uint32_t i = 0; i < p->nslabs; i++)
+	for (uint32_t i = 0; i < p->nslabs; i++) {
+		vt__unpoison_for_free(p->slabs[i], p->slab_bytes[i]);
 		vt__free(&cfg, p->slabs[i], p->slab_bytes[i]);
+	}
 	if (p->caches != NULL) {
 		for (uint32_t i = 0; i < p->ncaches; i++) {
 			vt__free(&cfg, p->caches[i].buf, sizeof(ck_ring_buffer_t) * p->cache_ring_size);
 			vt__free(&cfg, p->caches[i].stack, sizeof(void *) * p->stack_cap);
 		}
-		vt__free(&cfg, p->caches, sizeof(vt__pool_cache) * p->ncaches);
+		/* The array was allocated for max_threads slots; ncaches counts only
+		 * the slots made so far (fewer after a failed create). */
+		vt__free(&cfg, p->caches, sizeof(vt__pool_cache) * cfg.max_threads);
 	}
 	vt__free(&cfg, p->shared_buf, sizeof(ck_ring_buffer_t) * p->shared.size);
 	vt__free(&cfg, p->slabs, sizeof(void *) * p->max_slabs);
@@ -355,6 +361,8 @@ int vt_pool_create(vt_pool **out, const vt_pool_config *cfg_in)
 		cfg.max_threads = 0;
 	if (cfg.cache_size > cfg.capacity)
 		cfg.cache_size = cfg.capacity;
+	if (cfg.keep_readable > cfg.object_size)
+		cfg.keep_readable = cfg.object_size;
 
 	p = vt__alloc(&cfg, sizeof(*p), _Alignof(vt_pool));
 	if (p == NULL)
@@ -587,6 +595,7 @@ void *vt__pool_rent_slow(vt_pool *p)
 	return NULL;
 got:
 	vt__count_rent(p, c, stolen);
+	vt__obj_unpoison(p, obj);
 	return obj;
 }
 

@@ -10,6 +10,7 @@
 #include <ck_ring.h>
 #include <pthread.h>
 
+#include "poison.h"
 #include "tsan.h"
 #include "valuetask/pool.h"
 
@@ -101,6 +102,29 @@ void vt__pool_return_slow(vt_pool *p, void *obj);
 
 #define vt__signal_fence() __atomic_signal_fence(__ATOMIC_SEQ_CST)
 
+/* Poison a free object (poison.h): all but its first keep_readable bytes.
+ * Objects stay poisoned while they move between the free tiers; only the
+ * public return poisons and only a rent unpoisons. */
+static inline void vt__obj_poison(const vt_pool *p, void *obj)
+{
+#ifdef VT__POISON
+	vt__poison((char *)obj + p->cfg.keep_readable, p->cfg.object_size - p->cfg.keep_readable);
+#else
+	(void)p;
+	(void)obj;
+#endif
+}
+
+static inline void vt__obj_unpoison(const vt_pool *p, void *obj)
+{
+#ifdef VT__POISON
+	vt__unpoison((char *)obj + p->cfg.keep_readable, p->cfg.object_size - p->cfg.keep_readable);
+#else
+	(void)p;
+	(void)obj;
+#endif
+}
+
 /* Rent: pop the calling thread's private stack, else the slow path. */
 static inline void *vt__pool_rent_fast(vt_pool *p)
 {
@@ -120,6 +144,7 @@ static inline void *vt__pool_rent_fast(vt_pool *p)
 				vt__store_release(&c->busy, 0); /* D3: pairs with the thief's busy load */
 				vt__counter_inc(&c->rents);
 				vt__tsan_acquire(obj);
+				vt__obj_unpoison(p, obj);
 				return obj;
 			}
 		}
@@ -133,6 +158,7 @@ static inline void vt__pool_return_fast(vt_pool *p, void *obj)
 {
 	vt__tls_entry *e = &vt__tls[p->id & (VT__TLS_WAYS - 1)];
 
+	vt__obj_poison(p, obj);
 	vt__tsan_release(obj);
 	if (VT_LIKELY(e->pool_id == p->id)) {
 		vt__pool_cache *c = e->cache;

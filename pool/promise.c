@@ -5,6 +5,7 @@
  * caller whose vt__core_take won (R1 moved the version, so every later or
  * concurrent consume answers VT_ETOKEN and never reaches the return).
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,8 +19,36 @@ struct vt_promise_pool {
 
 _Static_assert(sizeof(vt_promise) <= 64, "a pooled promise fits one cache line");
 
+#ifdef VT_GENERATION_CHECK
+/*
+ * Debug: a task whose 16-bit token matches but whose epoch does not is a
+ * handle from 65536 (or a multiple) rentals ago: stale. The check reads the
+ * state once before the core call; a recycle between the two needs another
+ * 65536 rentals to match again, so a sequential stale use is always caught.
+ */
+static bool vt__promise_epoch_stale(vt_promise *p, uint16_t token)
+{
+	uint32_t want = vt__task_epoch;
+	uint64_t s;
+
+	vt__task_epoch = 0; /* used once: by this op */
+	if (want == 0)
+		return false; /* not issued by vt_promise_task */
+	s = vt__load_acquire(&p->core.state); /* pairs with R1 in consume */
+	return (uint16_t)s == token && (uint32_t)(s >> VT__CORE_EPOCH_SHIFT) + 1 != want;
+}
+#define VT__EPOCH_CHECK(p, token)                       \
+	do {                                            \
+		if (vt__promise_epoch_stale((p), (token))) \
+			return VT_ETOKEN;               \
+	} while (0)
+#else
+#define VT__EPOCH_CHECK(p, token) ((void)0)
+#endif
+
 static int vt__promise_status(vt_source *src, uint16_t token)
 {
+	VT__EPOCH_CHECK((vt_promise *)src, token);
 	return vt_core_status(&((vt_promise *)src)->core, token);
 }
 
@@ -31,6 +60,7 @@ static int vt__promise_get_result(vt_source *src, uint16_t token, vt_value *out)
 
 	if (out == NULL)
 		return VT_EINVAL;
+	VT__EPOCH_CHECK(p, token);
 	st = vt__core_take(&p->core, token, &bits);
 	if (st < 0)
 		return st;
@@ -47,6 +77,11 @@ static int vt__promise_get_result(vt_source *src, uint16_t token, vt_value *out)
 static int vt__promise_on_completed(vt_source *src, uint16_t token, vt_continuation fn, void *state,
 				    vt_executor *ex)
 {
+#ifdef VT_GENERATION_CHECK
+	if (fn == NULL)
+		return VT_EINVAL; /* VT_EINVAL before VT_ETOKEN (SPEC §4.1) */
+#endif
+	VT__EPOCH_CHECK((vt_promise *)src, token);
 	return vt_core_on_completed(&((vt_promise *)src)->core, token, fn, state, ex);
 }
 
@@ -85,6 +120,10 @@ int vt_promise_pool_create(vt_promise_pool **out, const vt_pool_config *cfg_in)
 		return VT_EINVAL;
 	cfg.object_size = sizeof(vt_promise);
 	cfg.object_align = 64;
+	/* A stale task reads ops and the core's state (and a consumer that
+	 * loses R1 has read `value` first) from a returned promise, by design:
+	 * type-stable memory. Those stay readable; the rest is poisoned. */
+	cfg.keep_readable = offsetof(vt_promise, core) + offsetof(vt_core, fn);
 
 	pp = cfg.allocator.alloc != NULL ? cfg.allocator.alloc(sizeof(*pp), _Alignof(vt_promise_pool), cfg.allocator.ctx)
 					 : malloc(sizeof(*pp));

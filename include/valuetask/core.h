@@ -62,6 +62,24 @@ typedef struct vt_core {
 #define VT__CORE_COMPLETING (UINT64_C(1) << 18)
 #define VT__CORE_AWAITED (UINT64_C(1) << 19)
 
+/*
+ * The state after a consume or reset (R1, R2): version + 1, every flag
+ * cleared. The debug build option -Dgeneration_check=true (VT_GENERATION_CHECK)
+ * also keeps bits 32..63 as an epoch, the number of times the 16-bit
+ * version wrapped; promise tasks carry it and a stale one that matches
+ * again after 65536 reuses answers VT_ETOKEN (docs/reliability.md).
+ */
+#ifdef VT_GENERATION_CHECK
+#define VT__CORE_EPOCH_SHIFT 32
+#define VT__CORE_NEXT(s)                                                              \
+	(((s) & VT__CORE_VERSION_MASK) == VT__CORE_VERSION_MASK                        \
+		 ? (((s) >> VT__CORE_EPOCH_SHIFT) + 1) << VT__CORE_EPOCH_SHIFT         \
+		 : (((s) >> VT__CORE_EPOCH_SHIFT) << VT__CORE_EPOCH_SHIFT) |           \
+			   (((s) + 1) & VT__CORE_VERSION_MASK))
+#else
+#define VT__CORE_NEXT(s) (((s) + 1) & VT__CORE_VERSION_MASK)
+#endif
+
 /* Slow paths (lib/core.c). */
 VT_API uint64_t vt__core_wait_published(vt_core *c, uint64_t seen);
 VT_API vt_continuation vt__core_wait_continuation(vt_core *c);
@@ -231,7 +249,7 @@ VT_INLINE int vt__core_take(vt_core *c, uint16_t token, uint64_t *bits)
 		/* R1: acq_rel. Release pairs with C1/A1 of the next round (this
 		 * round's reads finish before that round writes); acquire pairs
 		 * with P. Success means nobody moved the version since the read. */
-	} while (!vt__cas_acq_rel(&c->state, &s, (s + 1) & VT__CORE_VERSION_MASK));
+	} while (!vt__cas_acq_rel(&c->state, &s, VT__CORE_NEXT(s)));
 	return (int)((s & VT__CORE_STATUS_MASK) >> VT__CORE_STATUS_SHIFT);
 }
 

@@ -55,6 +55,10 @@ typedef struct vt_pool_config {
 	void (*obj_init)(void *obj, void *ctx); /* once per object, when its slab is made */
 	void *obj_ctx;
 	vt_allocator allocator;
+	size_t keep_readable;   /* bytes at the start of each object that stay
+	                           readable while it is free (default 0); the rest
+	                           is poisoned under ASan and valgrind (see
+	                           docs/reliability.md). Clamped to object_size. */
 } vt_pool_config;
 
 typedef struct vt_pool_stats {

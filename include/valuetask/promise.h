@@ -63,7 +63,17 @@ VT_INLINE vt_task vt_promise_task(vt_promise *p)
 {
 	if (p == NULL)
 		return vt_task_from_error(VT_EINVAL);
+#ifdef VT_GENERATION_CHECK
+	{
+		/* Token and epoch from one load: the same rental. */
+		uint64_t s = vt__load_acquire(&p->core.state); /* pairs with R1 in consume */
+		vt_task t = vt_task_from_source(&p->source, (uint16_t)s);
+		t.u.vt__gen.epoch = (uint32_t)(s >> VT__CORE_EPOCH_SHIFT) + 1;
+		return t;
+	}
+#else
 	return vt_task_from_source(&p->source, vt_core_version(&p->core));
+#endif
 }
 
 /* Complete rental `token` with v. 0; VT_ETOKEN (stale: consumed, recycled);

@@ -38,8 +38,27 @@ typedef struct vt_task {
 	union {
 		vt_value value;
 		uint16_t token; /* when source names a real source */
+#ifdef VT_GENERATION_CHECK
+		struct {
+			uint16_t token;
+			uint16_t unused;
+			uint32_t epoch; /* the source's epoch + 1; 0 = not checked */
+		} vt__gen;
+#endif
 	} u;
 } vt_task;
+
+/*
+ * Debug builds with VT_GENERATION_CHECK: the task calls below hand the
+ * task's epoch to the source through this thread-local before each op; a
+ * source that keeps an epoch (vt_promise) checks it and clears it.
+ */
+#ifdef VT_GENERATION_CHECK
+VT_API extern _Thread_local uint32_t vt__task_epoch;
+#define VT__TASK_PASS_EPOCH(t) (vt__task_epoch = (t).u.vt__gen.epoch)
+#else
+#define VT__TASK_PASS_EPOCH(t) ((void)0)
+#endif
 
 #define VT__TASK_ERROR ((vt_source *)(uintptr_t)1)
 #define VT__TASK_HAS_SOURCE(t) ((uintptr_t)(t).source > (uintptr_t)1)
@@ -100,6 +119,7 @@ VT_INLINE int vt_task_status(vt_task t)
 		return VT_SUCCEEDED;
 	if (t.source == VT__TASK_ERROR)
 		return t.u.value.i64 == -ECANCELED ? VT_CANCELED : VT_FAULTED;
+	VT__TASK_PASS_EPOCH(t);
 	return t.source->ops->status(t.source, t.u.token);
 }
 
@@ -127,6 +147,7 @@ VT_INLINE int vt_task_get_result(vt_task t, vt_value *out)
 	}
 	if (t.source == VT__TASK_ERROR)
 		return (int)t.u.value.i64;
+	VT__TASK_PASS_EPOCH(t);
 	return t.source->ops->get_result(t.source, t.u.token, out);
 }
 
@@ -143,6 +164,7 @@ VT_INLINE int vt_task_on_completed(vt_task t, vt_continuation fn, void *state, v
 		vt_executor_dispatch(ex, fn, state);
 		return 0;
 	}
+	VT__TASK_PASS_EPOCH(t);
 	return t.source->ops->on_completed(t.source, t.u.token, fn, state, ex);
 }
 
