@@ -195,6 +195,8 @@ struct loop {
 	bool stop_seen;
 	conn *conns;        /* live */
 	conn *dead;         /* closed, freed once no operation is pending */
+	conn *spare;        /* freed, kept for reuse */
+	uint32_t nspare;
 	uint64_t nconns;    /* live, written by the owner */
 	char pad[64];
 	counters cnt;       /* written by this loop only */
@@ -1092,10 +1094,27 @@ static void conn_read(conn *c)
 		conn_write(c);
 }
 
+#define CONN_CACHE 256 /* closed connections kept for reuse, per loop */
+
 static conn *conn_new(loop *l, int fd)
 {
-	conn *c = calloc(1, sizeof(*c));
+	conn *c = l->spare;
 
+	if (c != NULL) {
+		/* Reuse a closed connection, buffers and reply queue included:
+		 * a client that reconnects costs no allocation either. */
+		l->spare = c->next;
+		l->nspare--;
+		c->fd = fd;
+		c->closed = c->out_blocked = c->slot_blocked = c->close_after = false;
+		c->events = 0;
+		c->pending = 0;
+		c->in_len = c->in_off = c->out_len = c->out_off = 0;
+		c->s_head = c->s_tail = 0;
+		c->prev = c->next = NULL;
+		return c;
+	}
+	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return NULL;
 	c->l = l;
@@ -1116,9 +1135,17 @@ static conn *conn_new(loop *l, int fd)
 
 static void conn_free(conn *c)
 {
+	loop *l = c->l;
+
 	while (!slots_empty(c)) {
 		slot_free_bufs(&c->slots[c->s_head % NSLOTS]);
 		c->s_head++;
+	}
+	if (!l->stop_seen && l->nspare < CONN_CACHE && c->in_cap == IO_BUF && c->out_cap == IO_BUF) {
+		c->next = l->spare;
+		l->spare = c;
+		l->nspare++;
+		return;
 	}
 	free(c->in);
 	free(c->out);
@@ -1363,6 +1390,15 @@ static void *loop_main(void *self)
 	while (l->conns != NULL)
 		conn_close(l->conns);
 	loop_reap(l);
+	while (l->spare != NULL) {
+		conn *c = l->spare;
+
+		l->spare = c->next;
+		free(c->in);
+		free(c->out);
+		free(c->slots);
+		free(c);
+	}
 	return NULL;
 }
 
