@@ -122,13 +122,18 @@ run_one() { # name kind
 	# entries, store entries, connection objects exist from here on).
 	bench -t set,get -n "$((KEYSPACE * 3))" -q >/dev/null 2>&1
 	[[ $kind == redis ]] || stats >"$TMP/s0"
+	cut -d' ' -f14,15 "/proc/$PID/stat" >"$TMP/cpu0"
 	bench -t set,get -n "$N" --csv >"$TMP/csv" 2>/dev/null
+	cut -d' ' -f14,15 "/proc/$PID/stat" >"$TMP/cpu1"
 	[[ $kind == redis ]] || stats >"$TMP/s1"
 	grep -E '^(VmHWM|VmRSS)' "/proc/$PID/status" >"$TMP/mem"
 	if [[ $kind == redis ]]; then : >"$TMP/s0"; : >"$TMP/s1"; fi
-	python3 - "$name" "$TMP" <<'EOF'
+	python3 - "$name" "$TMP" "$N" "$(getconf CLK_TCK)" <<'EOF'
 import csv, sys
-name, tmp = sys.argv[1], sys.argv[2]
+name, tmp, n, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+c0 = [int(x) for x in open(tmp + "/cpu0").read().split()]
+c1 = [int(x) for x in open(tmp + "/cpu1").read().split()]
+cpu_us = "%.2f" % ((sum(c1) - sum(c0)) * 1e6 / hz / (2 * n))  # SET and GET: 2n requests
 def kv(path):
     d = {}
     for ln in open(path):
@@ -148,7 +153,7 @@ else:
     allocs, hit = "n/a", "100.0"
 for row in csv.reader(open(tmp + "/csv")):
     if row[0] in ("SET", "GET"):
-        print(name, row[0], row[1], row[4], row[6], allocs, hit, mem["VmHWM"], mem["VmRSS"])
+        print(name, row[0], row[1], row[4], row[6], allocs, hit, mem["VmHWM"], mem["VmRSS"], cpu_us)
 EOF
 	stop_server
 }
@@ -183,8 +188,8 @@ lines.append("redis-benchmark -t set,get -n %s -c %s -P %s -r %s; cache hit rati
              % (n, c, p, ks, hit, lat, loops, sthreads, pinned, rounds,
                 subprocess.run(["redis-benchmark", "--version"], capture_output=True, text=True).stdout.strip()))
 lines.append("")
-lines.append("| server | test | requests/s | p50 ms | p99 ms | allocs/request (SET+GET phase) | measured GET hit % | VmHWM MiB | VmRSS MiB |")
-lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+lines.append("| server | test | requests/s | p50 ms | p99 ms | allocs/request | server CPU us/request | measured GET hit % | VmHWM MiB | VmRSS MiB |")
+lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 rps = {}
 for name in order:
     for test in ("SET", "GET"):
@@ -194,9 +199,9 @@ for name in order:
         col = list(zip(*r))
         q = med(col[0]); rps[(name, test)] = q
         a = med(col[3])
-        lines.append("| %s | %s | %.0f | %.3f | %.3f | %s | %.1f | %.1f | %.1f |" % (
+        lines.append("| %s | %s | %.0f | %.3f | %.3f | %s | %.2f | %.1f | %.1f | %.1f |" % (
             name, test, q, med(col[1]), med(col[2]),
-            "n/a" if a is None else "%.4f" % a, med(col[4]),
+            "n/a" if a is None else "%.4f" % a, med(col[7]), med(col[4]),
             med(col[5]) / 1024, med(col[6]) / 1024))
 lines.append("")
 for test in ("SET", "GET"):
@@ -204,7 +209,12 @@ for test in ("SET", "GET"):
         lines.append("%s: valuetask / baseline throughput = %.2fx; valuetask / baseline-async = %.2fx"
                      % (test, rps[("valuetask", test)] / rps[("baseline", test)],
                         rps[("valuetask", test)] / rps[("baseline-async", test)]))
+lines.append("allocs/request and server CPU us/request are taken over the whole measured phase "
+             "(SET then GET), so both rows of a server show the same figure. "
+             "Per-round rows: %s" % out.replace(".md", ".rows"))
 text = "\n".join(lines) + "\n"
+import shutil
+shutil.copy(rows_path, out.replace(".md", ".rows"))
 open(out, "w").write(text)
 print(text)
 EOF
