@@ -1,0 +1,1673 @@
+/*
+ * vt-server: see server.h and README.md.
+ *
+ * Threads: the main thread (listens on a signalfd for SIGTERM/SIGINT),
+ * `loops` event-loop threads (each its own epoll, its own SO_REUSEPORT
+ * listener, its own executor and promise pool), and the store's workers.
+ * A connection belongs to one loop for its whole life; every byte of it is
+ * touched only on that loop's thread. Store workers only complete promises
+ * (or baseline ops); the continuation comes back through the loop's
+ * executor.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "malloc_count.h"
+#include "server.h"
+
+#define NSLOTS 32        /* replies queued behind a pending one, per connection */
+#define SLOT_KEY 128     /* keys up to this length travel without allocation */
+#define SLOT_BUF 256     /* values and queued replies up to this, likewise */
+#define MAX_ARGV 64      /* arguments a command may carry */
+#define MAX_MULTIBULK 1024
+#define MAX_INLINE (64 * 1024)
+#define IO_BUF 16384     /* initial input and output buffer size */
+
+/* ======================================================================
+ * Baseline: SPEC §5's Task, a malloc'd, mutex-protected completion object
+ * per operation, freed after its result is read.
+ * ==================================================================== */
+
+typedef struct base_op {
+	pthread_mutex_t mu;
+	int done;
+	int rc;          /* 0, or the negative error */
+	int64_t value;
+	vt_continuation fn;
+	void *state;
+	vt_executor *ex;
+} base_op;
+
+static base_op *base_op_new(void)
+{
+	base_op *op = malloc(sizeof(*op));
+
+	if (op == NULL)
+		return NULL;
+	pthread_mutex_init(&op->mu, NULL);
+	op->done = 0;
+	op->rc = 0;
+	op->value = 0;
+	op->fn = NULL;
+	op->state = NULL;
+	op->ex = NULL;
+	return op;
+}
+
+static void base_op_complete(base_op *op, int rc, int64_t value)
+{
+	vt_continuation fn;
+	void *st;
+	vt_executor *ex;
+
+	pthread_mutex_lock(&op->mu);
+	op->done = 1;
+	op->rc = rc;
+	op->value = value;
+	fn = op->fn;
+	st = op->state;
+	ex = op->ex;
+	pthread_mutex_unlock(&op->mu);
+	if (fn != NULL)
+		vt_executor_dispatch(ex, fn, st);
+}
+
+static bool base_op_is_done(base_op *op)
+{
+	bool d;
+
+	pthread_mutex_lock(&op->mu);
+	d = op->done;
+	pthread_mutex_unlock(&op->mu);
+	return d;
+}
+
+static void base_op_on_completed(base_op *op, vt_continuation fn, void *st, vt_executor *ex)
+{
+	pthread_mutex_lock(&op->mu);
+	if (!op->done) {
+		op->fn = fn;
+		op->state = st;
+		op->ex = ex;
+		pthread_mutex_unlock(&op->mu);
+		return;
+	}
+	pthread_mutex_unlock(&op->mu);
+	vt_executor_dispatch(ex, fn, st);
+}
+
+/* Read the result and free the object. */
+static int base_op_take(base_op *op, int64_t *value)
+{
+	int rc;
+
+	pthread_mutex_lock(&op->mu);
+	rc = op->rc;
+	*value = op->value;
+	pthread_mutex_unlock(&op->mu);
+	pthread_mutex_destroy(&op->mu);
+	free(op);
+	return rc;
+}
+
+/* ======================================================================
+ * Types
+ * ==================================================================== */
+
+typedef struct srv srv;
+typedef struct loop loop;
+typedef struct conn conn;
+
+/* What an operation hands back: a vt_task (valuetask mode, and the plain
+ * values of baseline-async), or a baseline object. */
+typedef struct handle {
+	vt_task t;
+	base_op *b;
+} handle;
+
+enum { K_RAW = 1, K_GET, K_SET };
+
+typedef struct slot {
+	conn *c;
+	uint8_t kind;
+	uint8_t done;
+	int rc;              /* the operation's error, or 0 */
+	int64_t value;       /* GET: value length or STORE_NIL; SET: 0 */
+	uint32_t len;        /* K_RAW: bytes in buf */
+	char *big;           /* value or reply over SLOT_BUF */
+	char *kbig;          /* key over SLOT_KEY */
+	handle h;
+	vt_promise *prom;    /* valuetask: the rental the store completes */
+	uint16_t tok;
+	store_req req;
+	char key[SLOT_KEY];
+	char buf[SLOT_BUF];
+} slot;
+
+struct conn {
+	loop *l;
+	int fd;
+	bool closed;
+	bool out_blocked;   /* output over the bound: not reading */
+	bool slot_blocked;  /* reply queue full: not parsing */
+	bool close_after;   /* protocol error or QUIT: close once flushed */
+	uint32_t events;    /* epoll interest now */
+	uint32_t pending;   /* operations in flight */
+	char *in;
+	size_t in_len, in_off, in_cap;
+	char *out;
+	size_t out_len, out_off, out_cap;
+	slot *slots;
+	uint32_t s_head, s_tail;
+	conn *prev, *next;
+};
+
+typedef struct counters {
+	uint64_t cmds, gets, hits, misses, sets, sets_cache, sets_store, dels, pings;
+	uint64_t err_replies, proto_errors, busy, canceled, dropped;
+	uint64_t accepted, closed, out_pauses, max_out;
+	uint64_t base_new, base_free;
+} counters;
+
+struct loop {
+	srv *s;
+	int id;
+	pthread_t th;
+	int ep;
+	int lfd;
+	loop_exec ex;
+	vt_promise_pool *pool;
+	uint32_t inflight;
+	int stopping;       /* set by main */
+	bool stop_seen;
+	conn *conns;        /* live */
+	conn *dead;         /* closed, freed once no operation is pending */
+	conn *spare;        /* freed, kept for reuse */
+	uint32_t nspare;
+	uint64_t nconns;    /* live, written by the owner */
+	char pad[64];
+	counters cnt;       /* written by this loop only */
+	char pad2[64];
+};
+
+struct srv {
+	srv_config cfg;
+	kv *cache;
+	store *st;
+	loop *loops;
+	int port;
+};
+
+#define CNT(l, f) vt__counter_inc(&(l)->cnt.f)
+
+/* ======================================================================
+ * Output: the connection's buffer, and the queue of replies that wait
+ * behind a pending one (so replies leave in request order).
+ * ==================================================================== */
+
+static void conn_close(conn *c);
+
+static bool out_reserve(conn *c, size_t n)
+{
+	if (c->out_off > 0 && c->out_len + n > c->out_cap) {
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	if (c->out_len + n > c->out_cap) {
+		size_t cap = c->out_cap * 2;
+		char *p;
+
+		while (cap < c->out_len + n)
+			cap *= 2;
+		p = realloc(c->out, cap);
+		if (p == NULL)
+			return false;
+		c->out = p;
+		c->out_cap = cap;
+	}
+	return true;
+}
+
+static void out_note_peak(conn *c)
+{
+	uint64_t used = c->out_len - c->out_off;
+
+	if (used > c->l->cnt.max_out)
+		__atomic_store_n(&c->l->cnt.max_out, used, __ATOMIC_RELAXED);
+}
+
+static void out_append(conn *c, const char *p, size_t n)
+{
+	if (!out_reserve(c, n)) {
+		conn_close(c);
+		return;
+	}
+	memcpy(c->out + c->out_len, p, n);
+	c->out_len += n;
+	out_note_peak(c);
+}
+
+static size_t fmt_u64(char *dst, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (i = 0; i < n; i++)
+		dst[i] = tmp[n - 1 - i];
+	return n;
+}
+
+static void out_bulk(conn *c, const char *val, size_t len)
+{
+	char *p;
+
+	if (!out_reserve(c, len + 32)) {
+		conn_close(c);
+		return;
+	}
+	p = c->out + c->out_len;
+	*p++ = '$';
+	p += fmt_u64(p, len);
+	*p++ = '\r';
+	*p++ = '\n';
+	memcpy(p, val, len);
+	p += len;
+	*p++ = '\r';
+	*p++ = '\n';
+	c->out_len = (size_t)(p - c->out);
+	out_note_peak(c);
+}
+
+static void out_error(conn *c, int rc)
+{
+	static const char canceled[] = "-ERR canceled: server shutting down\r\n";
+	static const char busy[] = "-ERR busy: too many operations in flight\r\n";
+	static const char nomem[] = "-ERR out of memory\r\n";
+	static const char other[] = "-ERR store failed\r\n";
+
+	CNT(c->l, err_replies);
+	if (rc == -ECANCELED) {
+		CNT(c->l, canceled);
+		out_append(c, canceled, sizeof(canceled) - 1);
+	} else if (rc == -EBUSY) {
+		out_append(c, busy, sizeof(busy) - 1);
+	} else if (rc == -ENOMEM) {
+		out_append(c, nomem, sizeof(nomem) - 1);
+	} else {
+		out_append(c, other, sizeof(other) - 1);
+	}
+}
+
+static void slot_free_bufs(slot *s)
+{
+	free(s->big);
+	free(s->kbig);
+	s->big = NULL;
+	s->kbig = NULL;
+}
+
+/* Write a finished slot's reply into the output buffer. */
+static void slot_emit(conn *c, slot *s)
+{
+	static const char ok[] = "+OK\r\n";
+	static const char nil[] = "$-1\r\n";
+
+	switch (s->kind) {
+	case K_RAW:
+		out_append(c, s->big != NULL ? s->big : s->buf, s->len);
+		break;
+	case K_GET:
+		if (s->rc < 0)
+			out_error(c, s->rc);
+		else if (s->value == STORE_NIL)
+			out_append(c, nil, sizeof(nil) - 1);
+		else
+			out_bulk(c, s->big != NULL ? s->big : s->buf, (size_t)s->value);
+		break;
+	case K_SET:
+		if (s->rc < 0)
+			out_error(c, s->rc);
+		else
+			out_append(c, ok, sizeof(ok) - 1);
+		break;
+	}
+}
+
+static inline bool slots_empty(const conn *c) { return c->s_head == c->s_tail; }
+static inline uint32_t slots_free(const conn *c) { return NSLOTS - (c->s_tail - c->s_head); }
+
+static slot *slot_next(conn *c)
+{
+	slot *s = &c->slots[c->s_tail % NSLOTS];
+
+	s->c = c;
+	s->done = 0;
+	s->rc = 0;
+	s->value = 0;
+	s->len = 0;
+	s->big = NULL;
+	s->kbig = NULL;
+	s->prom = NULL;
+	s->h.b = NULL;
+	return s;
+}
+
+/* A plain reply: straight out when nothing is pending, else queued. */
+static void reply_raw(conn *c, const char *p, size_t n)
+{
+	slot *s;
+
+	if (slots_empty(c)) {
+		out_append(c, p, n);
+		return;
+	}
+	s = &c->slots[(c->s_tail - 1) % NSLOTS];
+	if (s->kind == K_RAW && s->big == NULL && s->len + n <= SLOT_BUF) {
+		memcpy(s->buf + s->len, p, n); /* coalesce behind the same pending reply */
+		s->len += (uint32_t)n;
+		return;
+	}
+	s = slot_next(c);
+	s->kind = K_RAW;
+	s->done = 1;
+	if (n > SLOT_BUF) {
+		s->big = malloc(n);
+		if (s->big == NULL) {
+			conn_close(c);
+			return;
+		}
+		memcpy(s->big, p, n);
+	} else {
+		memcpy(s->buf, p, n);
+	}
+	s->len = (uint32_t)n;
+	c->s_tail++;
+}
+
+#define REPLY_LIT(c, lit) reply_raw((c), (lit), sizeof(lit) - 1)
+
+/* Move every finished reply at the head of the queue to the output. */
+static void slots_flush(conn *c)
+{
+	while (!slots_empty(c)) {
+		slot *s = &c->slots[c->s_head % NSLOTS];
+
+		if (!s->done)
+			break;
+		slot_emit(c, s);
+		slot_free_bufs(s);
+		c->s_head++;
+	}
+}
+
+/* ======================================================================
+ * Operations, the two ways. op_* is the only place that knows the mode.
+ * ==================================================================== */
+
+static void store_done_vt(store_req *r, int64_t res)
+{
+	slot *s = (slot *)((char *)r - offsetof(slot, req));
+	vt_promise *p = s->prom;
+	uint16_t tok = s->tok;
+
+	/* Completing publishes the store's writes to s->buf (release P in the
+	 * core; the continuation reads after its acquire). Last touch of s. */
+	if (res >= 0 || res == STORE_NIL)
+		(void)vt_promise_set_result(p, tok, vt_value_i64(res));
+	else
+		(void)vt_promise_set_error(p, tok, (int)res);
+}
+
+static void store_done_base(store_req *r, int64_t res)
+{
+	slot *s = (slot *)((char *)r - offsetof(slot, req));
+
+	if (res >= 0 || res == STORE_NIL)
+		base_op_complete(s->h.b, 0, res);
+	else
+		base_op_complete(s->h.b, (int)res, 0);
+}
+
+/* A synchronous result. */
+static handle op_value(loop *l, int64_t v)
+{
+	handle h;
+
+	h.b = NULL;
+	h.t = vt_task_from_value(vt_value_i64(v));
+	if (l->s->cfg.mode == MODE_BASE) {
+		h.b = base_op_new();
+		if (h.b == NULL) {
+			h.t = vt_task_from_error(-ENOMEM);
+			return h;
+		}
+		CNT(l, base_new);
+		base_op_complete(h.b, 0, v);
+	}
+	return h;
+}
+
+static handle op_error(int err)
+{
+	handle h;
+
+	h.b = NULL;
+	h.t = vt_task_from_error(err);
+	return h;
+}
+
+/* Send s->req to the store; the handle completes when the store answers. */
+static handle op_store(loop *l, slot *s)
+{
+	handle h;
+
+	h.b = NULL;
+	if (l->s->cfg.mode == MODE_VT) {
+		vt_promise *p = vt_promise_rent(l->pool);
+
+		if (p == NULL) {
+			CNT(l, busy);
+			return op_error(-EBUSY); /* back-pressure, not a crash */
+		}
+		s->prom = p;
+		s->tok = vt_promise_version(p);
+		h.t = vt_promise_task(p);
+		s->req.done = store_done_vt;
+	} else {
+		if (l->inflight >= l->s->cfg.pool_capacity) {
+			CNT(l, busy);
+			return op_error(-EBUSY); /* the same bound as the pool's */
+		}
+		h.b = base_op_new();
+		if (h.b == NULL)
+			return op_error(-ENOMEM);
+		CNT(l, base_new);
+		s->h.b = h.b;
+		s->req.done = store_done_base;
+	}
+	store_submit(l->s->st, &s->req);
+	return h;
+}
+
+static bool op_is_completed(handle h)
+{
+	if (h.b != NULL)
+		return base_op_is_done(h.b);
+	return vt_task_is_completed(h.t);
+}
+
+/* Consume the result: the promise goes back to its pool, or the baseline
+ * object is freed. Returns 0 and *v, or the operation's error. */
+static int op_take(loop *l, handle h, int64_t *v)
+{
+	vt_value val;
+	int rc;
+
+	if (h.b != NULL) {
+		CNT(l, base_free);
+		return base_op_take(h.b, v);
+	}
+	rc = vt_task_get_result(h.t, &val);
+	*v = val.i64;
+	return rc;
+}
+
+static void op_on_completed(loop *l, handle h, vt_continuation fn, void *st)
+{
+	vt_executor *ex = loop_exec_executor(&l->ex);
+
+	if (h.b != NULL) {
+		base_op_on_completed(h.b, fn, st, ex);
+		return;
+	}
+	/* The continuation runs on this loop's thread, whichever thread
+	 * completes the promise. */
+	if (vt_task_on_completed(h.t, fn, st, ex) != 0)
+		abort(); /* a fresh rental cannot be awaited twice */
+}
+
+static void conn_process(conn *c);
+static void conn_update(conn *c);
+static void conn_write(conn *c);
+
+/* The continuation of a pending operation, on the connection's loop. */
+static void op_done(void *state)
+{
+	slot *s = state;
+	conn *c = s->c;
+	loop *l = c->l;
+
+	s->rc = op_take(l, s->h, &s->value);
+	if (s->kind == K_GET)
+		s->big = s->req.big;
+	s->done = 1;
+	l->inflight--;
+	c->pending--;
+	if (c->closed) {
+		/* The client left: the result is dropped, but it was consumed
+		 * above, so the promise is back in its pool. */
+		CNT(l, dropped);
+		return;
+	}
+	if (&c->slots[c->s_head % NSLOTS] != s)
+		return; /* an older reply is still pending */
+	slots_flush(c);
+	if (c->closed)
+		return;
+	if (c->slot_blocked && slots_free(c) >= 2) {
+		c->slot_blocked = false;
+		conn_process(c);
+	}
+	if (!c->closed)
+		conn_write(c);
+}
+
+/* Finish a command whose reply comes from handle h. */
+static void op_finish(conn *c, slot *s, handle h)
+{
+	loop *l = c->l;
+
+	if (op_is_completed(h)) {
+		/* The fast path: no continuation, no queue when nothing is ahead. */
+		s->rc = op_take(l, h, &s->value);
+		if (s->kind == K_GET && s->rc == 0 && s->req.big != NULL)
+			s->big = s->req.big;
+		s->done = 1;
+		if (slots_empty(c)) {
+			slot_emit(c, s);
+			slot_free_bufs(s);
+		} else {
+			c->s_tail++;
+		}
+		return;
+	}
+	s->h = h;
+	c->s_tail++;
+	c->pending++;
+	l->inflight++;
+	op_on_completed(l, h, op_done, s);
+}
+
+/* ======================================================================
+ * Commands
+ * ==================================================================== */
+
+typedef struct arg {
+	const char *p;
+	size_t n;
+} arg;
+
+
+static bool arg_is(const arg *a, const char *name)
+{
+	size_t n = strlen(name);
+
+	return a->n == n && strncasecmp(a->p, name, n) == 0;
+}
+
+static bool slot_copy_key(slot *s, const arg *key)
+{
+	char *k = s->key;
+
+	if (key->n > SLOT_KEY) {
+		s->kbig = malloc(key->n);
+		if (s->kbig == NULL)
+			return false;
+		k = s->kbig;
+	}
+	memcpy(k, key->p, key->n);
+	s->req.key = k;
+	s->req.klen = key->n;
+	return true;
+}
+
+static void hit_copy(void *ctx, const char *val, size_t len)
+{
+	slot *s = ctx;
+
+	s->value = (int64_t)len;
+	if (len <= SLOT_BUF) {
+		memcpy(s->buf, val, len);
+	} else {
+		s->req.big = malloc(len);
+		if (s->req.big != NULL)
+			memcpy(s->req.big, val, len);
+		else
+			s->value = -ENOMEM;
+	}
+}
+
+static void cmd_get(conn *c, const arg *key)
+{
+	loop *l = c->l;
+	slot *s = slot_next(c);
+	handle h;
+
+	CNT(l, gets);
+	s->kind = K_GET;
+	s->req.big = NULL;
+	if (kv_get(l->s->cache, key->p, key->n, hit_copy, s)) {
+		CNT(l, hits);
+		h = s->value < 0 ? op_error((int)s->value) : op_value(l, s->value);
+	} else {
+		CNT(l, misses);
+		s->req.op = STORE_GET;
+		s->req.val = s->buf;
+		s->req.vcap = SLOT_BUF;
+		h = slot_copy_key(s, key) ? op_store(l, s) : op_error(-ENOMEM);
+	}
+	op_finish(c, s, h);
+}
+
+static void cmd_set(conn *c, const arg *key, const arg *val)
+{
+	loop *l = c->l;
+	slot *s = slot_next(c);
+	handle h;
+	int rc;
+
+	CNT(l, sets);
+	s->kind = K_SET;
+	s->req.big = NULL;
+	rc = kv_set(l->s->cache, key->p, key->n, val->p, val->n);
+	if (rc == 1) {
+		CNT(l, sets_cache);
+		h = op_value(l, 0);
+	} else if (rc == 0) {
+		/* The cache is full and the key is not in it: write around it,
+		 * to the store. */
+		CNT(l, sets_store);
+		s->req.op = STORE_SET;
+		s->req.vlen = val->n;
+		if (val->n <= SLOT_BUF) {
+			s->req.val = s->buf;
+		} else {
+			s->big = malloc(val->n);
+			s->req.val = s->big;
+		}
+		if (s->req.val == NULL || !slot_copy_key(s, key)) {
+			h = op_error(-ENOMEM);
+		} else {
+			memcpy(s->req.val, val->p, val->n);
+			h = op_store(l, s);
+		}
+	} else {
+		h = op_error(rc);
+	}
+	op_finish(c, s, h);
+}
+
+static void cmd_stats(conn *c);
+
+static void reply_error_str(conn *c, const char *msg)
+{
+	char buf[256];
+	int n = snprintf(buf, sizeof(buf), "-ERR %s\r\n", msg);
+
+	CNT(c->l, err_replies);
+	if (n < 0)
+		n = 0;
+	else if (n >= (int)sizeof(buf))
+		n = (int)sizeof(buf) - 1;
+	reply_raw(c, buf, (size_t)n);
+}
+
+static void cmd_exec(conn *c, arg *argv, int argc)
+{
+	loop *l = c->l;
+
+	CNT(l, cmds);
+	if (argc < 0) {
+		reply_error_str(c, "too many arguments");
+		return;
+	}
+	if (arg_is(&argv[0], "GET")) {
+		if (argc != 2)
+			reply_error_str(c, "wrong number of arguments for 'get' command");
+		else
+			cmd_get(c, &argv[1]);
+	} else if (arg_is(&argv[0], "SET")) {
+		if (argc != 3)
+			reply_error_str(c, "wrong number of arguments for 'set' command");
+		else
+			cmd_set(c, &argv[1], &argv[2]);
+	} else if (arg_is(&argv[0], "PING")) {
+		CNT(l, pings);
+		if (argc == 1) {
+			REPLY_LIT(c, "+PONG\r\n");
+		} else if (argc == 2 && argv[1].n <= SLOT_BUF - 32) {
+			char buf[SLOT_BUF];
+			size_t n = 0;
+
+			buf[n++] = '$';
+			n += fmt_u64(buf + n, argv[1].n);
+			buf[n++] = '\r';
+			buf[n++] = '\n';
+			memcpy(buf + n, argv[1].p, argv[1].n);
+			n += argv[1].n;
+			buf[n++] = '\r';
+			buf[n++] = '\n';
+			reply_raw(c, buf, n);
+		} else {
+			reply_error_str(c, "wrong number of arguments for 'ping' command");
+		}
+	} else if (arg_is(&argv[0], "DEL")) {
+		char buf[32];
+		size_t n = 0;
+		uint64_t removed = 0;
+
+		if (argc < 2) {
+			reply_error_str(c, "wrong number of arguments for 'del' command");
+			return;
+		}
+		CNT(l, dels);
+		for (int i = 1; i < argc; i++) {
+			int a = kv_del(l->s->cache, argv[i].p, argv[i].n);
+			int b = kv_del(store_table(l->s->st), argv[i].p, argv[i].n);
+
+			removed += (a | b) ? 1 : 0;
+		}
+		buf[n++] = ':';
+		n += fmt_u64(buf + n, removed);
+		buf[n++] = '\r';
+		buf[n++] = '\n';
+		reply_raw(c, buf, n);
+	} else if (arg_is(&argv[0], "STATS") || arg_is(&argv[0], "INFO") ||
+		   (arg_is(&argv[0], "DEBUG") && argc == 2 && arg_is(&argv[1], "POOLSTATS"))) {
+		cmd_stats(c);
+	} else if (arg_is(&argv[0], "CONFIG") && argc == 3 && arg_is(&argv[1], "GET") &&
+		   argv[2].n <= 64) {
+		/* redis-benchmark asks for "save" and "appendonly": answer empty. */
+		char buf[128];
+		int n = snprintf(buf, sizeof(buf), "*2\r\n$%zu\r\n%.*s\r\n$0\r\n\r\n", argv[2].n,
+				 (int)argv[2].n, argv[2].p);
+
+		reply_raw(c, buf, (size_t)n);
+	} else if (arg_is(&argv[0], "QUIT")) {
+		REPLY_LIT(c, "+OK\r\n");
+		c->close_after = true;
+	} else {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "unknown command '%.*s'",
+			 (int)(argv[0].n > 32 ? 32 : argv[0].n), argv[0].p);
+		reply_error_str(c, msg);
+	}
+}
+
+/* ======================================================================
+ * RESP parser: multibulk (*N $len ...) and inline commands. Arguments
+ * point into the input buffer and live until the buffer is compacted.
+ * ==================================================================== */
+
+enum { P_MORE = 0, P_CMD = 1, P_SKIP = 2, P_ERR = -1 };
+
+/* Parse a decimal number ending in \r\n at *pp. 1 ok, 0 need more, -1 bad. */
+static int parse_num(const char **pp, const char *end, long long *out, long long max)
+{
+	const char *p = *pp;
+	long long v = 0;
+	bool neg = false;
+
+	if (p < end && *p == '-') {
+		neg = true;
+		p++;
+	}
+	if (p == end)
+		return 0;
+	if (*p < '0' || *p > '9')
+		return -1;
+	while (p < end && *p >= '0' && *p <= '9') {
+		v = v * 10 + (*p - '0');
+		if (v > max)
+			return -1;
+		p++;
+	}
+	if (end - p < 2)
+		return (end - p == 1 && *p != '\r') ? -1 : 0;
+	if (p[0] != '\r' || p[1] != '\n')
+		return -1;
+	*pp = p + 2;
+	*out = neg ? -v : v;
+	return 1;
+}
+
+static int parse_cmd(conn *c, arg *argv, int *argc, const char **err)
+{
+	const char *start = c->in + c->in_off, *end = c->in + c->in_len, *p = start;
+	size_t max_bulk = c->l->s->cfg.max_bulk;
+	long long count, len;
+	int r, n = 0;
+
+	if (p == end)
+		return P_MORE;
+	if (*p != '*') {
+		/* Inline command: words separated by spaces, up to \n. */
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e;
+
+		if (nl == NULL) {
+			if (end - p > MAX_INLINE) {
+				*err = "Protocol error: too big inline request";
+				return P_ERR;
+			}
+			return P_MORE;
+		}
+		e = (nl > p && nl[-1] == '\r') ? nl - 1 : nl;
+		while (p < e) {
+			while (p < e && (*p == ' ' || *p == '\t'))
+				p++;
+			if (p == e)
+				break;
+			if (n == MAX_ARGV) {
+				n = -1;
+				break;
+			}
+			argv[n].p = p;
+			while (p < e && *p != ' ' && *p != '\t')
+				p++;
+			argv[n].n = (size_t)(p - argv[n].p);
+			n++;
+		}
+		c->in_off = (size_t)(nl + 1 - c->in);
+		if (n == 0)
+			return P_SKIP;
+		*argc = n;
+		return P_CMD;
+	}
+	p++;
+	r = parse_num(&p, end, &count, MAX_MULTIBULK);
+	if (r == 0)
+		return P_MORE;
+	if (r < 0) {
+		*err = "Protocol error: invalid multibulk length";
+		return P_ERR;
+	}
+	if (count <= 0) {
+		c->in_off = (size_t)(p - c->in);
+		return P_SKIP;
+	}
+	for (long long i = 0; i < count; i++) {
+		if (p == end)
+			return P_MORE;
+		if (*p != '$') {
+			*err = "Protocol error: expected '$'";
+			return P_ERR;
+		}
+		p++;
+		r = parse_num(&p, end, &len, (long long)max_bulk);
+		if (r == 0)
+			return P_MORE;
+		if (r < 0 || len < 0) {
+			*err = "Protocol error: invalid bulk length";
+			return P_ERR;
+		}
+		if (end - p < len + 2)
+			return P_MORE;
+		if (p[len] != '\r' || p[len + 1] != '\n') {
+			*err = "Protocol error: bulk string not terminated by CRLF";
+			return P_ERR;
+		}
+		if (n >= 0 && n < MAX_ARGV) {
+			argv[n].p = p;
+			argv[n].n = (size_t)len;
+			n++;
+		} else {
+			n = -1; /* too many: consumed, answered with an error */
+		}
+		p += len + 2;
+	}
+	c->in_off = (size_t)(p - c->in);
+	*argc = n;
+	return P_CMD;
+}
+
+/* ======================================================================
+ * Connections
+ * ==================================================================== */
+
+static void conn_update(conn *c)
+{
+	uint32_t want = 0;
+	struct epoll_event ev;
+
+	if (c->closed)
+		return;
+	if (!c->out_blocked && !c->slot_blocked && !c->close_after && !c->l->stop_seen)
+		want |= EPOLLIN;
+	if (c->out_off < c->out_len)
+		want |= EPOLLOUT;
+	if (want == c->events)
+		return;
+	ev.events = want;
+	ev.data.ptr = c;
+	epoll_ctl(c->l->ep, EPOLL_CTL_MOD, c->fd, &ev);
+	c->events = want;
+}
+
+static void conn_write(conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			conn_close(c);
+			return;
+		}
+		c->out_off += (size_t)n;
+	}
+	if (c->out_off == c->out_len) {
+		c->out_off = c->out_len = 0;
+		if (c->close_after && slots_empty(c)) {
+			conn_close(c);
+			return;
+		}
+	}
+	if (c->out_blocked && c->out_len - c->out_off < c->l->s->cfg.max_output / 2) {
+		c->out_blocked = false;
+		conn_process(c); /* what is buffered first, then read again */
+		if (c->closed)
+			return;
+	}
+	conn_update(c);
+}
+
+/* Run every complete command in the input buffer, unless blocked. */
+static void conn_process(conn *c)
+{
+	arg argv[MAX_ARGV];
+	const char *err = NULL;
+	int argc;
+
+	while (!c->closed && !c->close_after) {
+		int r;
+
+		if (c->out_len - c->out_off >= c->l->s->cfg.max_output) {
+			/* A client that does not read: stop reading it until it
+			 * drains half its output. */
+			if (!c->out_blocked)
+				CNT(c->l, out_pauses);
+			c->out_blocked = true;
+			break;
+		}
+		if (slots_free(c) < 2) {
+			c->slot_blocked = true;
+			break;
+		}
+		r = parse_cmd(c, argv, &argc, &err);
+		if (r == P_MORE)
+			break;
+		if (r == P_SKIP)
+			continue;
+		if (r == P_ERR) {
+			CNT(c->l, proto_errors);
+			reply_error_str(c, err);
+			c->close_after = true; /* like Redis: answer, then close */
+			c->in_off = c->in_len;
+			break;
+		}
+		cmd_exec(c, argv, argc);
+	}
+	if (c->closed)
+		return;
+	if (c->in_off == c->in_len) {
+		c->in_off = c->in_len = 0;
+	} else if (c->in_off > 0 && c->in_off >= c->in_cap / 2) {
+		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+		c->in_len -= c->in_off;
+		c->in_off = 0;
+	}
+}
+
+static void conn_read(conn *c)
+{
+	size_t max_req = c->l->s->cfg.max_bulk + 64 * 1024;
+
+	while (!c->closed && !c->out_blocked && !c->slot_blocked && !c->close_after) {
+		ssize_t n;
+		size_t room;
+
+		if (c->in_len == c->in_cap) {
+			if (c->in_off > 0) {
+				memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+				c->in_len -= c->in_off;
+				c->in_off = 0;
+			} else if (c->in_cap >= max_req) {
+				CNT(c->l, proto_errors);
+				reply_error_str(c, "Protocol error: request too large");
+				c->close_after = true;
+				c->in_off = c->in_len = 0;
+				break;
+			} else {
+				size_t cap = c->in_cap * 2 > max_req ? max_req : c->in_cap * 2;
+				char *p = realloc(c->in, cap);
+
+				if (p == NULL) {
+					conn_close(c);
+					return;
+				}
+				c->in = p;
+				c->in_cap = cap;
+			}
+		}
+		room = c->in_cap - c->in_len;
+		n = recv(c->fd, c->in + c->in_len, room, 0);
+		if (n == 0) {
+			conn_close(c);
+			return;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				conn_close(c);
+			break;
+		}
+		c->in_len += (size_t)n;
+		conn_process(c);
+		if ((size_t)n < room)
+			break;
+	}
+	if (!c->closed)
+		conn_write(c);
+}
+
+#define CONN_CACHE 256 /* closed connections kept for reuse, per loop */
+
+static conn *conn_new(loop *l, int fd)
+{
+	conn *c = l->spare;
+
+	if (c != NULL) {
+		/* Reuse a closed connection, buffers and reply queue included:
+		 * a client that reconnects costs no allocation either. */
+		l->spare = c->next;
+		l->nspare--;
+		c->fd = fd;
+		c->closed = c->out_blocked = c->slot_blocked = c->close_after = false;
+		c->events = 0;
+		c->pending = 0;
+		c->in_len = c->in_off = c->out_len = c->out_off = 0;
+		c->s_head = c->s_tail = 0;
+		c->prev = c->next = NULL;
+		return c;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->l = l;
+	c->fd = fd;
+	c->in_cap = c->out_cap = IO_BUF;
+	c->in = malloc(IO_BUF);
+	c->out = malloc(IO_BUF);
+	c->slots = calloc(NSLOTS, sizeof(slot));
+	if (c->in == NULL || c->out == NULL || c->slots == NULL) {
+		free(c->in);
+		free(c->out);
+		free(c->slots);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void conn_free(conn *c)
+{
+	loop *l = c->l;
+
+	while (!slots_empty(c)) {
+		slot_free_bufs(&c->slots[c->s_head % NSLOTS]);
+		c->s_head++;
+	}
+	if (!l->stop_seen && l->nspare < CONN_CACHE && c->in_cap == IO_BUF && c->out_cap == IO_BUF) {
+		c->next = l->spare;
+		l->spare = c;
+		l->nspare++;
+		return;
+	}
+	free(c->in);
+	free(c->out);
+	free(c->slots);
+	free(c);
+}
+
+/* Close now; the memory waits on the dead list until no operation of the
+ * connection is pending (their continuations consume and drop results). */
+static void conn_close(conn *c)
+{
+	loop *l = c->l;
+
+	if (c->closed)
+		return;
+	c->closed = true;
+	epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		l->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = NULL;
+	c->next = l->dead;
+	l->dead = c;
+	__atomic_store_n(&l->nconns, l->nconns - 1, __ATOMIC_RELAXED);
+	CNT(l, closed);
+}
+
+static void loop_reap(loop *l)
+{
+	conn **pp = &l->dead;
+
+	while (*pp != NULL) {
+		conn *c = *pp;
+
+		if (c->pending == 0) {
+			*pp = c->next;
+			conn_free(c);
+		} else {
+			pp = &c->next;
+		}
+	}
+}
+
+static void loop_accept(loop *l)
+{
+	for (;;) {
+		int fd = accept4(l->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int one = 1;
+		struct epoll_event ev;
+		conn *c;
+
+		if (fd < 0)
+			return; /* EAGAIN, or an error worth no more than a retry */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c = conn_new(l, fd);
+		if (c == NULL) {
+			close(fd);
+			continue;
+		}
+		c->events = EPOLLIN;
+		ev.events = EPOLLIN;
+		ev.data.ptr = c;
+		if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			conn_free(c);
+			close(fd);
+			continue;
+		}
+		c->next = l->conns;
+		if (l->conns != NULL)
+			l->conns->prev = c;
+		l->conns = c;
+		__atomic_store_n(&l->nconns, l->nconns + 1, __ATOMIC_RELAXED);
+		CNT(l, accepted);
+	}
+}
+
+/* ======================================================================
+ * STATS: every counter the tests and compare.sh read.
+ * ==================================================================== */
+
+static void cmd_stats(conn *c)
+{
+	srv *s = c->l->s;
+	counters sum;
+	vt_pool_stats ps, pt;
+	uint64_t allocs, frees, served, cancelled, inflight = 0, nconns = 0;
+	char buf[3072];
+	int n;
+	static const char *mode_names[] = { "valuetask", "baseline", "baseline-async" };
+
+	memset(&sum, 0, sizeof(sum));
+	memset(&pt, 0, sizeof(pt));
+	for (int i = 0; i < s->cfg.loops; i++) {
+		loop *l = &s->loops[i];
+		const uint64_t *src = (const uint64_t *)&l->cnt;
+		uint64_t *dst = (uint64_t *)&sum;
+
+		for (size_t k = 0; k < sizeof(counters) / sizeof(uint64_t); k++) {
+			uint64_t v = __atomic_load_n(&src[k], __ATOMIC_RELAXED);
+
+			if (&dst[k] == &sum.max_out)
+				dst[k] = v > dst[k] ? v : dst[k];
+			else
+				dst[k] += v;
+		}
+		if (l->pool != NULL) {
+			vt_promise_pool_get_stats(l->pool, &ps);
+			pt.capacity += ps.capacity;
+			pt.created += ps.created;
+			pt.rented += ps.rented;
+			pt.rents += ps.rents;
+			pt.returns += ps.returns;
+			pt.empty_rents += ps.empty_rents;
+		}
+		inflight += __atomic_load_n(&l->inflight, __ATOMIC_RELAXED);
+		nconns += __atomic_load_n(&l->nconns, __ATOMIC_RELAXED);
+	}
+	malloc_count_read(&allocs, &frees);
+	store_counts(s->st, &served, &cancelled);
+	n = snprintf(buf, sizeof(buf),
+		     "# vt-server\r\nmode:%s\r\nloops:%d\r\nstore_latency_us:%u\r\n"
+		     "connected_clients:%llu\r\naccepted:%llu\r\nclosed:%llu\r\n"
+		     "cmds:%llu\r\ngets:%llu\r\nhits:%llu\r\nmisses:%llu\r\n"
+		     "sets:%llu\r\nsets_cache:%llu\r\nsets_store:%llu\r\ndels:%llu\r\npings:%llu\r\n"
+		     "err_replies:%llu\r\nproto_errors:%llu\r\nbusy:%llu\r\ncanceled:%llu\r\n"
+		     "dropped_results:%llu\r\nout_pauses:%llu\r\nmax_out_bytes:%llu\r\n"
+		     "max_output:%zu\r\nmax_bulk:%zu\r\ninflight:%llu\r\n"
+		     "pool_capacity:%llu\r\npool_created:%llu\r\npool_rented:%llu\r\n"
+		     "pool_rents:%llu\r\npool_returns:%llu\r\npool_empty_rents:%llu\r\n"
+		     "baseline_ops_live:%llu\r\nbaseline_ops_total:%llu\r\n"
+		     "store_served:%llu\r\nstore_cancelled:%llu\r\n"
+		     "cache_keys:%zu\r\nstore_keys:%zu\r\n"
+		     "mallocs:%llu\r\nfrees:%llu\r\n",
+		     mode_names[s->cfg.mode], s->cfg.loops, s->cfg.store_latency_us,
+		     (unsigned long long)nconns, (unsigned long long)sum.accepted,
+		     (unsigned long long)sum.closed, (unsigned long long)sum.cmds,
+		     (unsigned long long)sum.gets, (unsigned long long)sum.hits,
+		     (unsigned long long)sum.misses, (unsigned long long)sum.sets,
+		     (unsigned long long)sum.sets_cache, (unsigned long long)sum.sets_store,
+		     (unsigned long long)sum.dels, (unsigned long long)sum.pings,
+		     (unsigned long long)sum.err_replies, (unsigned long long)sum.proto_errors,
+		     (unsigned long long)sum.busy, (unsigned long long)sum.canceled,
+		     (unsigned long long)sum.dropped, (unsigned long long)sum.out_pauses,
+		     (unsigned long long)sum.max_out, s->cfg.max_output, s->cfg.max_bulk,
+		     (unsigned long long)inflight, (unsigned long long)pt.capacity,
+		     (unsigned long long)pt.created, (unsigned long long)pt.rented,
+		     (unsigned long long)pt.rents, (unsigned long long)pt.returns,
+		     (unsigned long long)pt.empty_rents,
+		     (unsigned long long)(sum.base_new - sum.base_free),
+		     (unsigned long long)sum.base_new, (unsigned long long)served,
+		     (unsigned long long)cancelled, kv_count(s->cache),
+		     kv_count(store_table(s->st)), (unsigned long long)allocs,
+		     (unsigned long long)frees);
+	if (n < 0 || n >= (int)sizeof(buf))
+		n = (int)sizeof(buf) - 1;
+	{
+		char hdr[32];
+		size_t h = 0;
+
+		hdr[h++] = '$';
+		h += fmt_u64(hdr + h, (uint64_t)n);
+		hdr[h++] = '\r';
+		hdr[h++] = '\n';
+		/* Big for a slot: one reply, so allocate if it must queue. */
+		if (slots_empty(c)) {
+			out_append(c, hdr, h);
+			out_append(c, buf, (size_t)n);
+			out_append(c, "\r\n", 2);
+		} else {
+			char all[sizeof(buf) + 64];
+
+			memcpy(all, hdr, h);
+			memcpy(all + h, buf, (size_t)n);
+			memcpy(all + h + (size_t)n, "\r\n", 2);
+			reply_raw(c, all, h + (size_t)n + 2);
+		}
+	}
+}
+
+/* ======================================================================
+ * The loop thread
+ * ==================================================================== */
+
+#define TAG_LISTEN ((void *)1)
+#define TAG_EXEC ((void *)2)
+
+static void loop_begin_stop(loop *l)
+{
+	l->stop_seen = true;
+	if (l->lfd >= 0) {
+		epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lfd, NULL);
+		close(l->lfd);
+		l->lfd = -1;
+	}
+	for (conn *c = l->conns; c != NULL; c = c->next)
+		conn_update(c); /* stop reading: no new operations */
+}
+
+static void *loop_main(void *self)
+{
+	loop *l = self;
+	struct epoll_event evs[256];
+
+	for (;;) {
+		int n;
+
+		if (!l->stop_seen && __atomic_load_n(&l->stopping, __ATOMIC_ACQUIRE))
+			loop_begin_stop(l);
+		if (l->stop_seen && l->inflight == 0)
+			break;
+		n = epoll_wait(l->ep, evs, 256, l->stop_seen ? 10 : -1);
+		for (int i = 0; i < n; i++) {
+			void *tag = evs[i].data.ptr;
+			conn *c;
+
+			if (tag == TAG_LISTEN) {
+				loop_accept(l);
+				continue;
+			}
+			if (tag == TAG_EXEC)
+				continue; /* drained below */
+			c = tag;
+			if (c->closed)
+				continue;
+			if (evs[i].events & (EPOLLHUP | EPOLLERR))
+				conn_close(c); /* reset or gone both ways: nothing can be delivered */
+			else if (evs[i].events & EPOLLIN)
+				conn_read(c);
+			else if (evs[i].events & EPOLLOUT)
+				conn_write(c);
+		}
+		loop_exec_drain(&l->ex);
+		if (l->dead != NULL)
+			loop_reap(l);
+	}
+	/* Drained: every operation has completed and been consumed. */
+	while (l->conns != NULL)
+		conn_close(l->conns);
+	loop_reap(l);
+	while (l->spare != NULL) {
+		conn *c = l->spare;
+
+		l->spare = c->next;
+		free(c->in);
+		free(c->out);
+		free(c->slots);
+		free(c);
+	}
+	return NULL;
+}
+
+/* ======================================================================
+ * Setup, signals, shutdown
+ * ==================================================================== */
+
+static int listen_on(const char *host, int port)
+{
+	struct sockaddr_in a;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
+		close(fd);
+		return -EINVAL;
+	}
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1024) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static int bound_port(int fd)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+
+	if (getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+		return -1;
+	return ntohs(a.sin_port);
+}
+
+static void prepopulate(srv *s)
+{
+	char key[32], *val = malloc(s->cfg.value_size + 1);
+
+	memset(val, 'x', s->cfg.value_size);
+	for (size_t i = 0; i < s->cfg.store_keys || i < s->cfg.prepopulate; i++) {
+		int n = snprintf(key, sizeof(key), "key:%012zu", i);
+
+		if (i < s->cfg.prepopulate)
+			(void)kv_set(s->cache, key, (size_t)n, val, s->cfg.value_size);
+		else
+			(void)kv_set(store_table(s->st), key, (size_t)n, val, s->cfg.value_size);
+	}
+	free(val);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vt-server [options]\n"
+		"  --mode=valuetask|baseline|baseline-async   (default valuetask)\n"
+		"  --host=ADDR            listen address (default 127.0.0.1)\n"
+		"  --port=N               0 = ephemeral (default 6399)\n"
+		"  --loops=N              event-loop threads (default 2)\n"
+		"  --store-threads=N      backing-store workers (default 2)\n"
+		"  --store-latency-us=N   backing-store latency (default 0)\n"
+		"  --cache-keys=N         cache admission bound (default 1048576, or\n"
+		"                         --prepopulate when that is given)\n"
+		"  --prepopulate=N        cache holds key:000000000000 .. N-1\n"
+		"  --store-keys=N         store holds keys N(prepopulate) .. this-1\n"
+		"  --value-size=N         prepopulated value size (default 3)\n"
+		"  --max-bulk=N           largest bulk string (default 524288)\n"
+		"  --max-output=N         per-connection output bound (default 1048576)\n"
+		"  --pool-capacity=N      operations in flight per loop (default 4096)\n");
+}
+
+static int parse_args(srv_config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "mode", required_argument, 0, 'm' },
+		{ "host", required_argument, 0, 'h' },
+		{ "port", required_argument, 0, 'p' },
+		{ "loops", required_argument, 0, 'l' },
+		{ "store-threads", required_argument, 0, 't' },
+		{ "store-latency-us", required_argument, 0, 'L' },
+		{ "cache-keys", required_argument, 0, 'c' },
+		{ "prepopulate", required_argument, 0, 'P' },
+		{ "store-keys", required_argument, 0, 'S' },
+		{ "value-size", required_argument, 0, 'v' },
+		{ "max-bulk", required_argument, 0, 'b' },
+		{ "max-output", required_argument, 0, 'o' },
+		{ "pool-capacity", required_argument, 0, 'C' },
+		{ "help", no_argument, 0, '?' },
+		{ 0, 0, 0, 0 },
+	};
+	int o;
+	bool cache_keys_set = false;
+
+	cfg->host = "127.0.0.1";
+	cfg->port = 6399;
+	cfg->loops = 2;
+	cfg->store_threads = 2;
+	cfg->store_latency_us = 0;
+	cfg->mode = MODE_VT;
+	cfg->cache_keys = 1u << 20;
+	cfg->prepopulate = 0;
+	cfg->store_keys = 0;
+	cfg->value_size = 3;
+	cfg->max_bulk = 512 * 1024;
+	cfg->max_output = 1024 * 1024;
+	cfg->pool_capacity = 4096;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'm':
+			if (strcmp(optarg, "valuetask") == 0)
+				cfg->mode = MODE_VT;
+			else if (strcmp(optarg, "baseline") == 0)
+				cfg->mode = MODE_BASE;
+			else if (strcmp(optarg, "baseline-async") == 0)
+				cfg->mode = MODE_BASE_ASYNC;
+			else
+				return -1;
+			break;
+		case 'h': cfg->host = optarg; break;
+		case 'p': cfg->port = atoi(optarg); break;
+		case 'l': cfg->loops = atoi(optarg); break;
+		case 't': cfg->store_threads = atoi(optarg); break;
+		case 'L': cfg->store_latency_us = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'c': cfg->cache_keys = strtoull(optarg, NULL, 10); cache_keys_set = true; break;
+		case 'P': cfg->prepopulate = strtoull(optarg, NULL, 10); break;
+		case 'S': cfg->store_keys = strtoull(optarg, NULL, 10); break;
+		case 'v': cfg->value_size = strtoull(optarg, NULL, 10); break;
+		case 'b': cfg->max_bulk = strtoull(optarg, NULL, 10); break;
+		case 'o': cfg->max_output = strtoull(optarg, NULL, 10); break;
+		case 'C': cfg->pool_capacity = (uint32_t)strtoul(optarg, NULL, 10); break;
+		default: return -1;
+		}
+	}
+	if (cfg->loops < 1 || cfg->loops > 64 || cfg->pool_capacity < 1 || cfg->max_output < 1 ||
+	    cfg->max_bulk < 1 || cfg->value_size > cfg->max_bulk)
+		return -1;
+	/* A prepopulated cache is full unless told otherwise: keys beyond it
+	 * live in the store, so the keyspace fixes the hit ratio. */
+	if ((!cache_keys_set && cfg->prepopulate > 0) || cfg->prepopulate > cfg->cache_keys)
+		cfg->cache_keys = cfg->prepopulate;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	srv s;
+	sigset_t mask;
+	int sfd, port;
+	struct signalfd_siginfo si;
+	int leaked_promises = 0;
+	uint64_t leaked_base = 0, leaked_conns = 0;
+
+	memset(&s, 0, sizeof(s));
+	if (parse_args(&s.cfg, argc, argv) < 0) {
+		usage(stderr);
+		return 2;
+	}
+	/* Block the shutdown signals in every thread; main reads them from a
+	 * signalfd. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		perror("signalfd");
+		return 1;
+	}
+	if (kv_create(&s.cache, s.cfg.cache_keys, s.cfg.cache_keys) < 0 ||
+	    store_create(&s.st, s.cfg.store_threads, s.cfg.store_latency_us, s.cfg.store_keys) < 0) {
+		fprintf(stderr, "vt-server: out of memory\n");
+		return 1;
+	}
+	prepopulate(&s);
+	s.loops = calloc((size_t)s.cfg.loops, sizeof(loop));
+	port = s.cfg.port;
+	for (int i = 0; i < s.cfg.loops; i++) {
+		loop *l = &s.loops[i];
+		struct epoll_event ev;
+		vt_pool_config pc;
+
+		l->s = &s;
+		l->id = i;
+		l->lfd = listen_on(s.cfg.host, port);
+		if (l->lfd < 0) {
+			fprintf(stderr, "vt-server: listen %s:%d: %s\n", s.cfg.host, port,
+				strerror(-l->lfd));
+			return 1;
+		}
+		port = bound_port(l->lfd); /* port 0: the others join the one we got */
+		l->ep = epoll_create1(EPOLL_CLOEXEC);
+		if (loop_exec_init(&l->ex, (size_t)s.cfg.pool_capacity + 64) < 0) {
+			fprintf(stderr, "vt-server: executor: out of memory\n");
+			return 1;
+		}
+		if (s.cfg.mode == MODE_VT) {
+			vt_pool_config_default(&pc);
+			pc.capacity = s.cfg.pool_capacity;
+			pc.initial_objects = pc.capacity < 256 ? pc.capacity : 256;
+			if (vt_promise_pool_create(&l->pool, &pc) != 0) {
+				fprintf(stderr, "vt-server: promise pool: failed\n");
+				return 1;
+			}
+		}
+		ev.events = EPOLLIN;
+		ev.data.ptr = TAG_LISTEN;
+		epoll_ctl(l->ep, EPOLL_CTL_ADD, l->lfd, &ev);
+		ev.events = EPOLLIN;
+		ev.data.ptr = TAG_EXEC;
+		epoll_ctl(l->ep, EPOLL_CTL_ADD, loop_exec_fd(&l->ex), &ev);
+	}
+	s.port = port;
+	for (int i = 0; i < s.cfg.loops; i++)
+		pthread_create(&s.loops[i].th, NULL, loop_main, &s.loops[i]);
+	printf("vt-server: listening on %s:%d mode=%s loops=%d pid=%d\n", s.cfg.host, port,
+	       s.cfg.mode == MODE_VT ? "valuetask" : s.cfg.mode == MODE_BASE ? "baseline" : "baseline-async",
+	       s.cfg.loops, (int)getpid());
+	fflush(stdout);
+
+	while (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si) && errno == EINTR)
+		;
+	fprintf(stderr, "vt-server: signal %u: shutting down\n", si.ssi_signo);
+
+	/* 1. Loops stop accepting and reading: no new operations. */
+	for (int i = 0; i < s.cfg.loops; i++) {
+		__atomic_store_n(&s.loops[i].stopping, 1, __ATOMIC_RELEASE);
+		loop_exec_wake(&s.loops[i].ex);
+	}
+	/* 2. The store cancels what is queued (each completes with -ECANCELED,
+	 *    and its continuation consumes it on its loop) and stops. */
+	store_stop(s.st);
+	/* 3. Each loop exits once nothing of its own is in flight. */
+	for (int i = 0; i < s.cfg.loops; i++)
+		pthread_join(s.loops[i].th, NULL);
+	/* 4. Count what is still out, and destroy. */
+	for (int i = 0; i < s.cfg.loops; i++) {
+		loop *l = &s.loops[i];
+
+		if (l->pool != NULL)
+			leaked_promises += vt_promise_pool_destroy(&l->pool);
+		leaked_base += l->cnt.base_new - l->cnt.base_free;
+		leaked_conns += l->nconns;
+		loop_exec_destroy(&l->ex);
+		close(l->ep);
+	}
+	{
+		uint64_t served, cancelled;
+
+		store_counts(s.st, &served, &cancelled);
+		fprintf(stderr,
+			"vt-server: shutdown: store served %llu, cancelled %llu; "
+			"promises outstanding %d, baseline ops outstanding %llu, connections %llu\n",
+			(unsigned long long)served, (unsigned long long)cancelled, leaked_promises,
+			(unsigned long long)leaked_base, (unsigned long long)leaked_conns);
+	}
+	store_destroy(&s.st);
+	kv_destroy(&s.cache);
+	free(s.loops);
+	close(sfd);
+	fprintf(stderr, "vt-server: leaks: %llu\n",
+		(unsigned long long)((uint64_t)leaked_promises + leaked_base + leaked_conns));
+	return (leaked_promises || leaked_base || leaked_conns) ? 1 : 0;
+}

@@ -1,0 +1,391 @@
+#!/usr/bin/env python3
+"""Bad input and bad clients against vt-server (meson suite 'server').
+
+Starts the server on an ephemeral loopback port, once per mode, and drives
+each case with a plain-socket RESP client. After every case it checks that
+the server still answers a fresh client and that no pooled source (or
+baseline completion object) is left rented, through the STATS command.
+Finally it sends SIGTERM with operations in flight and checks the clean
+shutdown: exit status 0 and "leaks: 0" on stderr.
+
+Standard library only. Exit 0 pass, 1 fail.
+"""
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+LATENCY_US = 200000  # store latency: misses stay in flight long enough to race
+MAX_BULK = 65536
+MAX_OUTPUT = 65536
+POOL = 16  # per loop: small, so that back-pressure is reachable
+
+
+class Closed(Exception):
+    pass
+
+
+class Client:
+    def __init__(self, port, timeout=5.0):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def cmd(self, *args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        return out
+
+    def call(self, *args):
+        self.send(self.cmd(*args))
+        return self.reply()
+
+    def _fill(self):
+        d = self.s.recv(65536)
+        if not d:
+            raise Closed()
+        self.buf += d
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def reply(self):
+        line = self._line()
+        t, rest = line[:1], line[1:]
+        if t == b"+":
+            return rest.decode()
+        if t == b"-":
+            return Exception(rest.decode())
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            while len(self.buf) < n + 2:
+                self._fill()
+            v, self.buf = self.buf[:n], self.buf[n + 2:]
+            return v
+        if t == b"*":
+            return [self.reply() for _ in range(int(rest))]
+        raise AssertionError("bad reply type %r" % line)
+
+    def closed_by_peer(self, wait=3.0):
+        """True once the server closed the connection (EOF or reset)."""
+        self.s.settimeout(wait)
+        try:
+            while True:
+                d = self.s.recv(65536)
+                if not d:
+                    return True
+                self.buf += d
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+
+def is_err(r, text=""):
+    return isinstance(r, Exception) and text in str(r)
+
+
+class Server:
+    def __init__(self, exe, mode):
+        self.mode = mode
+        self.p = subprocess.Popen(
+            [exe, "--mode=" + mode, "--port=0", "--loops=2", "--store-threads=2",
+             "--prepopulate=100", "--store-keys=200",
+             "--store-latency-us=%d" % LATENCY_US, "--max-bulk=%d" % MAX_BULK,
+             "--max-output=%d" % MAX_OUTPUT, "--pool-capacity=%d" % POOL],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        line = self.p.stdout.readline().decode()
+        if "listening on" not in line:
+            raise AssertionError("server did not start: %r %s" % (line, self.p.stderr.read()))
+        self.port = int(line.split("127.0.0.1:")[1].split()[0])
+
+    def client(self):
+        return Client(self.port)
+
+    def stats(self):
+        c = self.client()
+        try:
+            text = c.call("STATS").decode()
+        finally:
+            c.close()
+        d = {}
+        for ln in text.split("\r\n"):
+            if ":" in ln and not ln.startswith("#"):
+                k, v = ln.split(":", 1)
+                d[k] = int(v) if v.isdigit() else v
+        return d
+
+    def check_healthy(self, case):
+        """Still up, nothing in flight once the store has answered, nothing leaked."""
+        assert self.p.poll() is None, "%s: server died (rc %s)" % (case, self.p.returncode)
+        c = self.client()
+        assert c.call("PING") == "PONG", case
+        c.close()
+        deadline = time.time() + 5
+        while True:
+            st = self.stats()
+            if st["inflight"] == 0 or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        assert st["inflight"] == 0, "%s: %d still in flight" % (case, st["inflight"])
+        assert st["pool_rented"] == 0, "%s: %d promises still rented" % (case, st["pool_rented"])
+        assert st["pool_rents"] == st["pool_returns"], case
+        assert st["baseline_ops_live"] == 0, "%s: %d baseline ops live" % (case, st["baseline_ops_live"])
+        return st
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            out, err = self.p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            out, err = self.p.communicate()
+            raise AssertionError("server did not stop on SIGTERM")
+        return self.p.returncode, err.decode()
+
+
+def key(i):
+    return "key:%012d" % i
+
+
+# ---- cases ---------------------------------------------------------------
+
+def case_basic(srv):
+    c = srv.client()
+    assert c.call("PING") == "PONG"
+    assert c.call("PING", "hi") == b"hi"
+    assert c.call("GET", key(5)) == b"xxx"            # hit
+    assert c.call("GET", key(150)) == b"xxx"          # miss: the store has it
+    assert c.call("GET", "absent") is None            # miss: nobody has it
+    assert c.call("SET", key(7), "v7") == "OK"        # cache
+    assert c.call("GET", key(7)) == b"v7"
+    assert c.call("SET", "k-store", "vs") == "OK"     # cache full: written around
+    assert c.call("GET", "k-store") == b"vs"
+    assert c.call("DEL", "k-store", key(7), "nope") == 2
+    assert c.call("GET", "k-store") is None
+    assert is_err(c.call("NOSUCH"), "unknown command")
+    assert is_err(c.call("GET"), "wrong number")
+    c.send(b"PING\r\n")                               # inline
+    assert c.reply() == "PONG"
+    c.close()
+
+
+def case_pipeline_order(srv):
+    c = srv.client()
+    cmds = [("GET", key(150)), ("GET", key(1)), ("SET", key(2), "two"), ("GET", key(2)),
+            ("PING",), ("GET", key(151)), ("GET", "absent"), ("GET", key(3)), ("DEL", "zz")]
+    c.send(b"".join(c.cmd(*x) for x in cmds))
+    got = [c.reply() for _ in cmds]
+    assert got == [b"xxx", b"xxx", "OK", b"two", "PONG", b"xxx", None, b"xxx", 0], got
+    c.close()
+
+
+def case_malformed(srv):
+    bad = [b"*2\r\n$3\r\nGET\r\nfoo\r\n",       # missing '$'
+           b"*abc\r\n",                          # bad multibulk length
+           b"*1\r\n$4\r\nPINGXX\r\n",           # bulk not terminated by CRLF
+           b"*1\r\n$-5\r\n",                     # negative bulk length
+           b"*99999999\r\n"]                     # multibulk count over the bound
+    for b in bad:
+        c = srv.client()
+        c.send(b)
+        r = c.reply()
+        assert is_err(r, "Protocol error"), (b, r)
+        assert c.closed_by_peer(), b
+        c.close()
+    # Garbage that parses as an inline command: an error, and the connection lives.
+    c = srv.client()
+    c.send(b"$5\r\n")
+    assert is_err(c.reply(), "unknown command")
+    assert c.call("PING") == "PONG"
+    c.close()
+
+
+def case_oversized(srv):
+    c = srv.client()
+    c.send(b"*2\r\n$3\r\nGET\r\n$%d\r\n" % (MAX_BULK + 1))  # bulk over the bound
+    assert is_err(c.reply(), "invalid bulk length")
+    assert c.closed_by_peer()
+    c.close()
+    c = srv.client()
+    try:
+        c.send(b"A" * (70 * 1024))                           # inline, no newline
+    except OSError:
+        pass
+    assert is_err(c.reply(), "too big inline")
+    assert c.closed_by_peer()
+    c.close()
+    c = srv.client()
+    part = b"y" * (MAX_BULK - 10)                            # each arg fits, the request does not
+    try:
+        c.send(b"*4\r\n$3\r\nDEL\r\n" + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for _ in range(3)))
+    except OSError:
+        pass
+    assert is_err(c.reply(), "request too large")
+    assert c.closed_by_peer()
+    c.close()
+    # A big but legal value still works.
+    c = srv.client()
+    v = b"z" * (MAX_BULK - 100)
+    assert c.call("SET", key(9), v) == "OK"
+    assert c.call("GET", key(9)) == v
+    assert c.call("SET", key(9), "xxx") == "OK"
+    c.close()
+
+
+def case_disconnect_in_flight(srv):
+    before = srv.stats()
+    clients = []
+    for i in range(12):
+        c = srv.client()
+        # misses (latency LATENCY_US), a hit, and half a request, then gone
+        c.send(c.cmd("GET", key(150 + i)) + c.cmd("GET", key(1)) + c.cmd("SET", "w%d" % i, "v") +
+               c.cmd("GET", key(160 + i)) + b"*2\r\n$3\r\nGET\r\n$12\r\nkey:0")
+        clients.append(c)
+    time.sleep(0.05)
+    for c in clients:
+        c.close()  # with the misses still at the store
+    st = srv.check_healthy("disconnect_in_flight")
+    dropped = st["dropped_results"] - before["dropped_results"]
+    assert dropped > 0, "no result was dropped: the case did not race"
+    assert st["connected_clients"] == 1, st["connected_clients"]  # the STATS client
+
+
+def case_busy(srv):
+    # One connection pipelines more misses than the loop's pool holds: the
+    # overflow is answered with an error, in order, and nothing leaks.
+    c = srv.client()
+    n = 30
+    c.send(b"".join(c.cmd("GET", key(100 + i)) for i in range(n)))
+    got = [c.reply() for _ in range(n)]
+    ok = sum(1 for g in got if g == b"xxx")
+    busy = sum(1 for g in got if is_err(g, "busy"))
+    assert ok + busy == n and busy > 0 and ok >= POOL, (ok, busy)
+    assert c.call("PING") == "PONG"
+    c.close()
+
+
+def case_never_reads(srv):
+    big = b"b" * 60000
+    c = srv.client()
+    assert c.call("SET", key(11), big) == "OK"
+    c.close()
+    before = srv.stats()
+    bad = Client(srv.port)
+    bad.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    req = bad.cmd("GET", key(11)) * 50
+    stop = threading.Event()
+    sent = [0]
+
+    def flood():
+        bad.s.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                bad.s.sendall(req)
+                sent[0] += 50
+            except socket.timeout:
+                continue  # the server stopped reading us: good
+            except OSError:
+                return
+
+    t = threading.Thread(target=flood, daemon=True)
+    t.start()
+    time.sleep(1.5)
+    # Everyone else is still served while the flood sits at its bound.
+    good = srv.client()
+    for i in range(20):
+        assert good.call("GET", key(20 + i)) == b"xxx", i
+    good.close()
+    st = srv.stats()
+    stop.set()
+    t.join(2)
+    bound = MAX_OUTPUT + MAX_BULK + 64
+    assert st["out_pauses"] > before["out_pauses"], "never paused the reader"
+    assert st["max_out_bytes"] <= bound, (st["max_out_bytes"], bound)
+    bad.close()
+    c = srv.client()
+    assert c.call("SET", key(11), "xxx") == "OK"
+    c.close()
+
+
+def case_shutdown(srv):
+    # Misses in flight when SIGTERM comes: they are cancelled, every pool
+    # is destroyed with nothing rented, and the server says so.
+    c = srv.client()
+    c.send(b"".join(c.cmd("GET", key(150 + i)) for i in range(8)))
+    time.sleep(0.05)
+    rc, err = srv.stop()
+    replies = []
+    try:
+        while True:
+            replies.append(c.reply())
+    except (Closed, OSError):
+        pass
+    c.close()
+    assert rc == 0, "exit status %d: %s" % (rc, err)
+    assert "leaks: 0" in err, err
+    assert "promises outstanding 0" in err and "baseline ops outstanding 0" in err, err
+    # Whatever was answered was answered in order with a value or 'canceled'.
+    assert all(r == b"xxx" or is_err(r, "canceled") for r in replies), replies
+
+
+CASES = [case_basic, case_pipeline_order, case_malformed, case_oversized,
+         case_disconnect_in_flight, case_busy, case_never_reads]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--server", required=True)
+    ap.add_argument("--modes", default="valuetask,baseline,baseline-async")
+    a = ap.parse_args()
+    failed = 0
+    for mode in a.modes.split(","):
+        srv = Server(a.server, mode)
+        try:
+            for case in CASES:
+                name = "%s/%s" % (mode, case.__name__[5:])
+                try:
+                    case(srv)
+                    srv.check_healthy(name)
+                    print("ok   %s" % name, flush=True)
+                except Exception as e:  # noqa: BLE001 - report and go on
+                    failed += 1
+                    print("FAIL %s: %r" % (name, e), flush=True)
+            name = "%s/shutdown" % mode
+            try:
+                case_shutdown(srv)
+                print("ok   %s" % name, flush=True)
+            except Exception as e:  # noqa: BLE001
+                failed += 1
+                print("FAIL %s: %r" % (name, e), flush=True)
+        finally:
+            if srv.p.poll() is None:
+                srv.p.kill()
+                srv.p.wait()
+    print("%s" % ("FAILED: %d" % failed if failed else "all passed"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
