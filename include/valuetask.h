@@ -10,10 +10,12 @@
 #include "valuetask/core.h"
 #include "valuetask/error.h"
 #include "valuetask/executor.h"
+#include "valuetask/loop.h"
 #include "valuetask/pool.h"
 #include "valuetask/promise.h"
 #include "valuetask/source.h"
 #include "valuetask/task.h"
+#include "valuetask/threadpool.h"
 #include "valuetask/version.h"
 
 #endif /* VALUETASK_H */
