@@ -7,6 +7,7 @@
 #define VALUETASK_H
 
 #include "valuetask/common.h"
+#include "valuetask/compose.h"
 #include "valuetask/core.h"
 #include "valuetask/error.h"
 #include "valuetask/executor.h"
@@ -17,5 +18,6 @@
 #include "valuetask/task.h"
 #include "valuetask/threadpool.h"
 #include "valuetask/version.h"
+#include "valuetask/wait.h"
 
 #endif /* VALUETASK_H */
