@@ -14,10 +14,12 @@
 #include "valuetask/loop.h"
 #include "valuetask/pool.h"
 #include "valuetask/promise.h"
+#include "valuetask/shared.h"
 #include "valuetask/source.h"
 #include "valuetask/task.h"
 #include "valuetask/threadpool.h"
 #include "valuetask/version.h"
 #include "valuetask/wait.h"
+#include "valuetask/when.h"
 
 #endif /* VALUETASK_H */
