@@ -4,9 +4,8 @@
  *
  * Progress: push to the own ring is wait-free apart from X1/X2 (two
  * uncontended exchanges on the owner's own line); pop is lock-free; push to
- * the inject ring is ck's MPMC enqueue (blocking behind earlier producers,
- * the rare path); a thread's first push to a queue, and thread exit, take a
- * mutex.
+ * the inject ring takes inject_lock (blocking, the rare path); a thread's
+ * first push to a queue, and thread exit, take a mutex.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -148,6 +147,7 @@ int vt__workq_init(vt__workq *q, uint32_t nslots, uint32_t reserved, uint32_t ri
 		ck_ring_init(&q->slots[i].ring, ring_size);
 	}
 	ck_ring_init(&q->inject, inject_size);
+	pthread_mutex_init(&q->inject_lock, NULL);
 
 	pthread_mutex_lock(&vt__wq_lock);
 	q->id = vt__wq_next_id++;
@@ -175,6 +175,8 @@ void vt__workq_fini(vt__workq *q)
 	vt__wq_tls *e = &vt__wq_tls_tab[q->id & (VT__WQ_TLS_WAYS - 1)];
 	if (q->id != 0 && e->id == q->id)
 		memset(e, 0, sizeof(*e));
+	if (q->id != 0)
+		pthread_mutex_destroy(&q->inject_lock);
 	if (q->slots != NULL)
 		for (uint32_t i = 0; i < q->nslots; i++)
 			free(q->slots[i].buf);
@@ -199,12 +201,25 @@ void vt__workq_bind(vt__workq *q, uint32_t index)
 	e->slot = &q->slots[index];
 }
 
-static bool vt__wq_inject(vt__workq *q, vt__work *w)
+/* Enqueue on the inject ring under its lock. `check` (producers without a
+ * slot): refuse once closed; close takes the same lock after K1, so a
+ * producer either sees `closed` here or finished before close returned. */
+static int vt__wq_inject(vt__workq *q, vt__work *w, bool check)
 {
-	vt__wq_tsan_release(&q->inject);
-	/* MPMC enqueue: CAS on p_head, then waits for earlier producers'
-	 * p_tail stores; pairs with the dequeue's load of p_tail in pop. */
-	return ck_ring_enqueue_mpmc_vt__work(&q->inject, q->inject_buf, w);
+	int rc = 0;
+
+	pthread_mutex_lock(&q->inject_lock);
+	if (check && vt__load_relaxed(&q->closed)) { /* ordered by the lock against close */
+		rc = VT_ESHUTDOWN;
+	} else {
+		vt__wq_tsan_release(&q->inject);
+		/* SPMC enqueue (one producer at a time: the lock): store fence
+		 * + store of p_tail; pairs with the dequeue's load in pop. */
+		if (!ck_ring_enqueue_spmc_vt__work(&q->inject, q->inject_buf, w))
+			rc = VT_EEXHAUSTED;
+	}
+	pthread_mutex_unlock(&q->inject_lock);
+	return rc;
 }
 
 int vt__workq_push(vt__workq *q, vt_continuation fn, void *state)
@@ -226,21 +241,18 @@ int vt__workq_push(vt__workq *q, vt_continuation fn, void *state)
 		 * with the dequeue's load of p_tail in pop. */
 		ok = ck_ring_enqueue_spmc_vt__work(&s->ring, s->buf, &w);
 		if (VT_UNLIKELY(!ok))
-			ok = vt__wq_inject(q, &w); /* own ring full */
+			ok = vt__wq_inject(q, &w, false) == 0; /* own ring full; busy covers it */
 		/* X2: seq_cst; releases the item to close's acquire wait, and is
 		 * the full barrier before the caller's sleeper check. */
 		__atomic_exchange_n(&s->busy, 0, __ATOMIC_SEQ_CST);
 		return ok ? 0 : VT_EEXHAUSTED;
 	}
-	/* No slot: the shared inject ring. X1/X2 on a shared counter. */
-	__atomic_fetch_add(&q->inject_busy, 1, __ATOMIC_SEQ_CST); /* X1: pairs with K1 */
-	if (vt__load_relaxed(&q->closed)) {
-		__atomic_fetch_sub(&q->inject_busy, 1, __ATOMIC_SEQ_CST); /* X2: pairs with close's wait */
-		return VT_ESHUTDOWN;
-	}
-	ok = vt__wq_inject(q, &w);
-	__atomic_fetch_sub(&q->inject_busy, 1, __ATOMIC_SEQ_CST); /* X2: pairs with close's wait */
-	return ok ? 0 : VT_EEXHAUSTED;
+	/* No slot: the shared inject ring, under its lock. */
+	int rc = vt__wq_inject(q, &w, true);
+	/* seq_cst fence: the full barrier between the enqueue and the caller's
+	 * sleeper check (X2's role on the fast path). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return rc;
 }
 
 bool vt__workq_pop(vt__workq *q, uint32_t *cursor, vt__work *out)
@@ -259,8 +271,8 @@ bool vt__workq_pop(vt__workq *q, uint32_t *cursor, vt__work *out)
 			return true;
 		}
 	}
-	/* MPMC dequeue: CAS on c_head; pairs with the p_tail store in inject. */
-	if (ck_ring_dequeue_mpmc_vt__work(&q->inject, q->inject_buf, out)) {
+	/* SPMC dequeue: CAS on c_head; pairs with the p_tail store in inject. */
+	if (ck_ring_dequeue_spmc_vt__work(&q->inject, q->inject_buf, out)) {
 		vt__wq_tsan_acquire(&q->inject);
 		return true;
 	}
@@ -280,6 +292,9 @@ void vt__workq_close(vt__workq *q)
 			if (++spins > 64)
 				sched_yield();
 	}
-	while (vt__load_acquire(&q->inject_busy) != 0) /* pairs with X2 on inject_busy */
-		sched_yield();
+	/* Producers without a slot check `closed` under the inject lock: once
+	 * we have held it, every later one sees K1, and every earlier one's
+	 * item is visible to us (the lock's acquire). */
+	pthread_mutex_lock(&q->inject_lock);
+	pthread_mutex_unlock(&q->inject_lock);
 }

@@ -15,8 +15,10 @@
  * fills and that every worker drains, so no producer ever waits for
  * another (ck's MPMC enqueue does, and stalls behind a preempted producer
  * when threads outnumber cores). Threads beyond `max_producers`, and
- * owners whose ring is full, use one shared MPMC ring. Posting allocates
- * nothing; a thread's first post to a pool claims its ring (a mutex, once).
+ * owners whose ring is full, use one shared ring whose producers take a
+ * mutex (the rare path; a preempted holder makes the others sleep, where
+ * ck's MPMC commit would make them spin). Posting allocates nothing; a
+ * thread's first post to a pool claims its ring (a mutex, once).
  *
  * Idle workers poll for `spin` rounds, then park on a futex. A post pays
  * two uncontended exchanges and one load; it makes a system call only when
