@@ -238,8 +238,8 @@ int vt_threadpool_shutdown(vt_threadpool *tp)
 	if (tp == NULL || vt__tp_self == tp)
 		return VT_EINVAL;
 	pthread_mutex_lock(&tp->shutdown_lock);
-	if (tp->phase == VT__TP_RUNNING) {
-		tp->phase = VT__TP_CLOSING; /* only shutdown reads CLOSING */
+	if (vt__load_relaxed(&tp->phase) == VT__TP_RUNNING) { /* written under shutdown_lock only */
+		vt__store_relaxed(&tp->phase, VT__TP_CLOSING); /* workers wait for DRAIN; no ordering */
 		vt__workq_close(&tp->q);
 		/* Release; pairs with the workers' acquire load of phase: they
 		 * see every item that close made visible to us. */
@@ -248,7 +248,7 @@ int vt_threadpool_shutdown(vt_threadpool *tp)
 		vt__futex_wake(&tp->epoch, INT_MAX);
 		for (uint32_t i = 0; i < tp->nstarted; i++)
 			pthread_join(tp->threads[i], NULL);
-		tp->phase = VT__TP_JOINED;
+		vt__store_relaxed(&tp->phase, VT__TP_JOINED); /* no worker is left to read it */
 	}
 	pthread_mutex_unlock(&tp->shutdown_lock);
 	return 0;
