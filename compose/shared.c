@@ -89,7 +89,7 @@ static void vt__shared_complete(vt_shared *s, int err, vt_value v)
 		vt__store_relaxed(&s->bits, v.u64); /* published by S1 */
 	} else {
 		st = err == -ECANCELED ? VT_CANCELED : VT_FAULTED;
-		vt__store_relaxed(&s->bits, (uint64_t)(int64_t)err);
+		vt__store_relaxed(&s->bits, (uint64_t)(int64_t)err); /* published by S1 */
 	}
 	vt__store_release(&s->status, st); /* S1: pairs with the acquire loads of status */
 	/* S2: acq_rel; acquire pairs with S3 (the nodes' fields), release with

@@ -115,7 +115,7 @@ static void vt__node_put(vt__then_node *n)
 		h->local = n;
 		return;
 	}
-	n->next = vt__load_relaxed(&h->inbox);
+	n->next = vt__load_relaxed(&h->inbox); /* a guess; the CAS below validates it */
 	/* Release; pairs with the owner's acquire exchange in vt__node_get. */
 	while (!__atomic_compare_exchange_n(&h->inbox, &n->next, n, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
 		;

@@ -123,10 +123,10 @@ static void *vt__tp_worker(void *arg)
 			/* Every item posted before the close is visible now (close's
 			 * acquire wait, then the release of phase): one last look. */
 			if (vt__workq_pop(&tp->q, &cursor, &w)) {
-				__atomic_fetch_sub(&tp->sleepers, 1, __ATOMIC_RELAXED);
+				__atomic_fetch_sub(&tp->sleepers, 1, __ATOMIC_RELAXED); /* a count, no ordering needed */
 				goto run;
 			}
-			__atomic_fetch_sub(&tp->sleepers, 1, __ATOMIC_RELAXED);
+			__atomic_fetch_sub(&tp->sleepers, 1, __ATOMIC_RELAXED); /* a count, no ordering needed */
 			break;
 		}
 		vt__fetch_add_relaxed(&tp->parks, 1); /* statistics only */
@@ -280,5 +280,5 @@ void vt_threadpool_park_stats(const vt_threadpool *tp, uint64_t *parks, uint64_t
 	if (parks != NULL)
 		*parks = vt__load_relaxed(&tp->parks); /* statistics only */
 	if (wakes != NULL)
-		*wakes = vt__load_relaxed(&tp->wakes);
+		*wakes = vt__load_relaxed(&tp->wakes); /* statistics only */
 }

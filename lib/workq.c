@@ -89,7 +89,7 @@ static bool vt__wq_arm_exit(void)
 
 static void vt__wq_raise_high(vt__workq *q, uint32_t n)
 {
-	uint32_t h = vt__load_relaxed(&q->high);
+	uint32_t h = vt__load_relaxed(&q->high); /* a guess; the CAS below validates it */
 
 	/* Release; pairs with the acquire load in pop: a consumer that sees the
 	 * new bound sees the claimed slot's ring as initialised. */
@@ -116,7 +116,7 @@ static vt__wq_tls *vt__wq_claim(vt__workq *q)
 			uint64_t expected = 0;
 			/* Acquire; pairs with the release in vt__wq_tls_drop: we
 			 * take the ring as its last owner left it. */
-			if (vt__load_relaxed(&q->slots[i].owner) == 0 &&
+			if (vt__load_relaxed(&q->slots[i].owner) == 0 && /* a cheap pre-check; the CAS decides */
 			    vt__cas_acquire(&q->slots[i].owner, &expected, vt__wq_me())) {
 				e->slot = &q->slots[i];
 				vt__wq_raise_high(q, i + 1);
