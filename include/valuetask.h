@@ -7,13 +7,19 @@
 #define VALUETASK_H
 
 #include "valuetask/common.h"
+#include "valuetask/compose.h"
 #include "valuetask/core.h"
 #include "valuetask/error.h"
 #include "valuetask/executor.h"
+#include "valuetask/loop.h"
 #include "valuetask/pool.h"
 #include "valuetask/promise.h"
+#include "valuetask/shared.h"
 #include "valuetask/source.h"
 #include "valuetask/task.h"
+#include "valuetask/threadpool.h"
 #include "valuetask/version.h"
+#include "valuetask/wait.h"
+#include "valuetask/when.h"
 
 #endif /* VALUETASK_H */

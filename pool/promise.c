@@ -5,6 +5,7 @@
  * caller whose vt__core_take won (R1 moved the version, so every later or
  * concurrent consume answers VT_ETOKEN and never reaches the return).
  */
+#include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,63 @@
 #include "pool_internal.h"
 #include "valuetask/promise.h"
 
+/*
+ * Cancellation side table. A promise is one cache line with no room left,
+ * so the producer's cancel callback lives beside the pool: one slot per
+ * promise, found through the promise's index. The index comes from "runs"
+ * of contiguous objects that vt__promise_init records as slabs are made
+ * (serially, under the pool's growth lock), so a lookup scans at most one
+ * entry per slab. The slot array is allocated on the first registration
+ * (pools that never register pay nothing).
+ *
+ * A slot's word is token | flags:
+ *   BUSY   a registration is writing fn/state (other registrars wait; a
+ *          canceler treats it as "not armed", see vt_promise_on_cancel)
+ *   ARMED  fn/state belong to rental `token`
+ *   FIRED  a canceler took fn/state and will call fn once
+ */
+#define VT__CX_BUSY (UINT64_C(1) << 16)
+#define VT__CX_ARMED (UINT64_C(1) << 17)
+#define VT__CX_FIRED (UINT64_C(1) << 18)
+
+typedef struct vt__cancel_slot {
+	uint64_t word;
+	vt_continuation fn;
+	void *state;
+	uint64_t unused;
+} vt__cancel_slot;
+
 struct vt_promise_pool {
 	vt_pool *pool;
 	vt_allocator allocator;
+	uint32_t capacity;
+	/* Index runs: written by vt__promise_init only (serially); read by
+	 * any thread through relaxed atomics (see vt__promise_index). */
+	uint32_t nruns, max_runs, ninit;
+	uintptr_t *run_base;
+	uint32_t *run_first;
+	uint32_t *run_count;
+	vt__cancel_slot *cancel; /* NULL until the first registration */
 };
+
+static void *vt__pp_alloc(const vt_allocator *a, size_t size, size_t align)
+{
+	void *ptr = NULL;
+
+	if (a->alloc != NULL)
+		return a->alloc(size, align, a->ctx);
+	return posix_memalign(&ptr, align < sizeof(void *) ? sizeof(void *) : align, size) == 0 ? ptr : NULL;
+}
+
+static void vt__pp_free(const vt_allocator *a, void *ptr, size_t size)
+{
+	if (ptr == NULL)
+		return;
+	if (a->free != NULL)
+		a->free(ptr, size, a->ctx);
+	else
+		free(ptr);
+}
 
 _Static_assert(sizeof(vt_promise) <= 64, "a pooled promise fits one cache line");
 
@@ -85,23 +139,194 @@ static int vt__promise_on_completed(vt_source *src, uint16_t token, vt_continuat
 	return vt_core_on_completed(&((vt_promise *)src)->core, token, fn, state, ex);
 }
 
+/* ---- forget ---------------------------------------------------------------- */
+
+/* The release hook of a detached rental: runs inline on the completing
+ * thread after P (see "detaching" in core.h). It consumes only a version
+ * that the state word marks detached and published, so running late (after
+ * a misused handle consumed the rental) never touches a later rental. */
+static void vt__promise_release(void *arg)
+{
+	vt_promise *p = arg;
+
+	if (vt__core_take_detached(&p->core))
+		vt__pool_return_fast(p->pool->pool, p); /* we won R1: once per rental */
+}
+
+static int vt__promise_forget(vt_source *src, uint16_t token)
+{
+	vt_promise *p = (vt_promise *)src;
+	uint64_t bits;
+	int rc = vt__core_detach(&p->core, token, vt__promise_release, p);
+
+	if (rc != 1)
+		return rc; /* 0: released when it completes; VT_ETOKEN; VT_EAWAITED */
+	/* Already completed: consume it now, discarding the result. */
+	rc = vt__core_take(&p->core, token, &bits);
+	if (rc < 0)
+		return rc; /* VT_ETOKEN: someone else consumed it meanwhile */
+	vt__pool_return_fast(p->pool->pool, p);
+	return 0;
+}
+
+/* ---- cancellation -------------------------------------------------------- */
+
+/* The index of p in its pool, or UINT32_MAX when unknown (run table full). */
+static uint32_t vt__promise_index(vt_promise_pool *pp, const vt_promise *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	/* Acquire; pairs with the release of nruns in vt__promise_init. The
+	 * caller holds p, which was made before it was rented, so p's run and
+	 * count are visible (init happens before the pool hands p out). */
+	uint32_t n = vt__load_acquire(&pp->nruns);
+
+	for (uint32_t r = 0; r < n; r++) {
+		uintptr_t base = vt__load_relaxed(&pp->run_base[r]);
+		uint32_t count = vt__load_relaxed(&pp->run_count[r]);
+		if (a >= base && a < base + (uintptr_t)count * sizeof(vt_promise))
+			return vt__load_relaxed(&pp->run_first[r]) + (uint32_t)((a - base) / sizeof(vt_promise));
+	}
+	return UINT32_MAX;
+}
+
+/* p's slot; with `make`, allocate the table on first use. NULL: none. */
+static vt__cancel_slot *vt__cancel_slot_of(vt_promise_pool *pp, const vt_promise *p, bool make)
+{
+	/* seq_cst; pairs with the seq_cst CAS that publishes the table below
+	 * (the canceler's load is one side of the registration's
+	 * store-buffering pair, see vt_promise_on_cancel). */
+	vt__cancel_slot *tab = __atomic_load_n(&pp->cancel, __ATOMIC_SEQ_CST);
+	uint32_t i = vt__promise_index(pp, p);
+
+	if (i == UINT32_MAX)
+		return NULL;
+	if (tab == NULL && make) {
+		size_t bytes = sizeof(vt__cancel_slot) * pp->capacity;
+		vt__cancel_slot *mine = vt__pp_alloc(&pp->allocator, bytes, 64);
+		if (mine == NULL)
+			return NULL;
+		memset(mine, 0, bytes);
+		/* seq_cst (includes release of the zeroed table); pairs with the
+		 * loads of pp->cancel above. */
+		if (__atomic_compare_exchange_n(&pp->cancel, &tab, mine, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			tab = mine;
+		else
+			vt__pp_free(&pp->allocator, mine, bytes);
+	}
+	return tab == NULL ? NULL : &tab[i];
+}
+
+int vt_promise_on_cancel(vt_promise *p, uint16_t token, vt_continuation fn, void *state)
+{
+	vt__cancel_slot *slot;
+	uint64_t w, s;
+	unsigned int spins = 0;
+	int st;
+
+	if (p == NULL || fn == NULL)
+		return VT_EINVAL;
+	st = vt_core_status(&p->core, token);
+	if (st < 0)
+		return st; /* VT_ETOKEN */
+	if (st != VT_PENDING)
+		return VT_ECOMPLETED;
+	slot = vt__cancel_slot_of(p->pool, p, true);
+	if (slot == NULL)
+		return VT_ENOMEM;
+	w = vt__load_acquire(&slot->word); /* pairs with the CASes and stores on word below */
+	for (;;) {
+		if ((uint16_t)w == token && (w & (VT__CX_ARMED | VT__CX_FIRED | VT__CX_BUSY)))
+			return VT_EAWAITED;
+		if (w & VT__CX_BUSY) {
+			/* Another (stale) registration is writing: wait for it,
+			 * a few instructions (a window, like W1). */
+			if (++spins > 64)
+				sched_yield();
+			w = vt__load_acquire(&slot->word); /* pairs with its store of ARMED */
+			continue;
+		}
+		/* Acquire; pairs with the previous owner's release of word. */
+		if (vt__cas_acquire(&slot->word, &w, (uint64_t)token | VT__CX_BUSY))
+			break;
+	}
+	vt__store_relaxed(&slot->fn, fn);     /* published by the ARMED store */
+	vt__store_relaxed(&slot->state, state);
+	/* seq_cst store (release of fn/state); then the seq_cst load of the
+	 * state: a store-buffering pair with the canceler's seq_cst claim (C1)
+	 * followed by its seq_cst CAS on word. Either the canceler sees ARMED
+	 * and takes the callback, or we see its claim and withdraw. */
+	__atomic_store_n(&slot->word, (uint64_t)token | VT__CX_ARMED, __ATOMIC_SEQ_CST);
+	s = __atomic_load_n(&p->core.state, __ATOMIC_SEQ_CST);
+	if ((uint16_t)s != token || (s & VT__CORE_COMPLETING)) {
+		uint64_t armed = (uint64_t)token | VT__CX_ARMED;
+		/* acq_rel; pairs with the canceler's CAS: exactly one of us
+		 * moves the word off ARMED. */
+		if (vt__cas_acq_rel(&slot->word, &armed, (uint64_t)token))
+			return (uint16_t)s != token ? VT_ETOKEN : VT_ECOMPLETED;
+		/* A canceler took the callback: it calls fn once. */
+	}
+	return 0;
+}
+
+static int vt__promise_cancel(vt_source *src, uint16_t token)
+{
+	vt_promise *p = (vt_promise *)src;
+	vt__cancel_slot *slot;
+	vt_continuation fn = NULL;
+	void *st = NULL;
+	uint64_t s;
+	int rc = vt__core_claim(&p->core, token, &s); /* the race with completion is decided here */
+
+	if (rc != 0)
+		return rc; /* VT_ETOKEN; VT_ECOMPLETED: the result stays */
+	slot = vt__cancel_slot_of(p->pool, p, false);
+	if (slot != NULL) {
+		uint64_t armed = (uint64_t)token | VT__CX_ARMED;
+		/* seq_cst; the other side of the registration's pair (above). */
+		if (__atomic_compare_exchange_n(&slot->word, &armed, (uint64_t)token | VT__CX_FIRED, false,
+						__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+			fn = vt__load_relaxed(&slot->fn); /* ordered after the CAS (acquire part) */
+			st = vt__load_relaxed(&slot->state);
+		}
+	}
+	vt__core_publish(&p->core, s, VT_CANCELED, (uint64_t)(int64_t)-ECANCELED);
+	/* The promise may be consumed and recycled by now; fn and st are ours. */
+	if (fn != NULL)
+		fn(st);
+	return 0;
+}
+
 static const vt_source_ops vt__promise_ops = {
 	.status = vt__promise_status,
 	.get_result = vt__promise_get_result,
 	.on_completed = vt__promise_on_completed,
-	.forget = NULL,
-	.cancel = NULL,
+	.forget = vt__promise_forget,
+	.cancel = vt__promise_cancel,
 };
 
 /* Runs once per promise, when its slab is made: versions then live on
- * across rentals (type-stable memory). */
+ * across rentals (type-stable memory). Called serially (create, or the
+ * pool's growth lock), in address order within a slab. */
 static void vt__promise_init(void *obj, void *ctx)
 {
 	vt_promise *p = obj;
+	vt_promise_pool *pp = ctx;
+	uint32_t n = pp->nruns;
 
 	p->source.ops = &vt__promise_ops;
 	vt_core_init(&p->core);
-	p->pool = ctx;
+	p->pool = pp;
+	/* Extend the last run, or start one (relaxed stores: read racily by
+	 * vt__promise_index, which only looks for objects made before). */
+	if (n > 0 && pp->run_base[n - 1] + (uintptr_t)pp->run_count[n - 1] * sizeof(vt_promise) == (uintptr_t)p) {
+		vt__store_relaxed(&pp->run_count[n - 1], pp->run_count[n - 1] + 1);
+	} else if (n < pp->max_runs) {
+		vt__store_relaxed(&pp->run_base[n], (uintptr_t)p);
+		vt__store_relaxed(&pp->run_first[n], pp->ninit);
+		vt__store_relaxed(&pp->run_count[n], 1);
+		vt__store_release(&pp->nruns, n + 1); /* pairs with the acquire in vt__promise_index */
+	} /* else: no index (the pool made more slabs than planned); no cancel slot */
+	pp->ninit++;
 }
 
 int vt_promise_pool_create(vt_promise_pool **out, const vt_pool_config *cfg_in)
@@ -129,11 +354,27 @@ int vt_promise_pool_create(vt_promise_pool **out, const vt_pool_config *cfg_in)
 					 : malloc(sizeof(*pp));
 	if (pp == NULL)
 		return VT_ENOMEM;
+	memset(pp, 0, sizeof(*pp));
 	pp->allocator = cfg.allocator;
+	pp->capacity = cfg.capacity;
+	/* One run per slab at most (more only if adjacent slabs merge into one). */
+	{
+		uint32_t slab = cfg.slab_objects;
+		if (slab == 0 || slab > cfg.capacity)
+			slab = cfg.capacity;
+		pp->max_runs = slab == 0 ? 1 : (cfg.capacity + slab - 1) / slab + 1;
+	}
+	pp->run_base = vt__pp_alloc(&pp->allocator, sizeof(uintptr_t) * pp->max_runs, _Alignof(uintptr_t));
+	pp->run_first = vt__pp_alloc(&pp->allocator, sizeof(uint32_t) * pp->max_runs, _Alignof(uint32_t));
+	pp->run_count = vt__pp_alloc(&pp->allocator, sizeof(uint32_t) * pp->max_runs, _Alignof(uint32_t));
+	rc = VT_ENOMEM;
 	cfg.obj_init = vt__promise_init;
 	cfg.obj_ctx = pp;
-	rc = vt_pool_create(&pp->pool, &cfg);
-	if (rc != 0) {
+	if (pp->run_base == NULL || pp->run_first == NULL || pp->run_count == NULL ||
+	    (rc = vt_pool_create(&pp->pool, &cfg)) != 0) {
+		vt__pp_free(&pp->allocator, pp->run_base, sizeof(uintptr_t) * pp->max_runs);
+		vt__pp_free(&pp->allocator, pp->run_first, sizeof(uint32_t) * pp->max_runs);
+		vt__pp_free(&pp->allocator, pp->run_count, sizeof(uint32_t) * pp->max_runs);
 		if (pp->allocator.free != NULL)
 			pp->allocator.free(pp, sizeof(*pp), pp->allocator.ctx);
 		else
@@ -153,6 +394,10 @@ int vt_promise_pool_destroy(vt_promise_pool **pool)
 		return VT_EINVAL;
 	pp = *pool;
 	out = vt_pool_destroy(&pp->pool);
+	vt__pp_free(&pp->allocator, pp->cancel, sizeof(vt__cancel_slot) * pp->capacity);
+	vt__pp_free(&pp->allocator, pp->run_base, sizeof(uintptr_t) * pp->max_runs);
+	vt__pp_free(&pp->allocator, pp->run_first, sizeof(uint32_t) * pp->max_runs);
+	vt__pp_free(&pp->allocator, pp->run_count, sizeof(uint32_t) * pp->max_runs);
 	if (pp->allocator.free != NULL)
 		pp->allocator.free(pp, sizeof(*pp), pp->allocator.ctx);
 	else

@@ -11,6 +11,7 @@
  *
  *   bits 0..15  version           bits 16..17 status (0 = still pending)
  *   bit  18     COMPLETING        bit  19     AWAITED
+ *   bit  20     DETACHED (vt_task_forget; see "detaching" below)
  *
  *   completer  C1 CAS  +COMPLETING (claims the result slot; fails on a
  *                      stale token or a second completion)
@@ -321,6 +322,122 @@ VT_INLINE int vt_core_on_completed(vt_core *c, uint16_t token, vt_continuation f
 			}
 		}
 	}
+}
+
+/* ---- detaching and split completion (composition, issue 4) -------------
+ *
+ * Additive primitives for vt_task_forget and cancellation. They leave the
+ * calls above, and their three read-modify-writes per cycle, untouched.
+ *
+ *   D1  CAS +AWAITED|DETACHED while pending (like A1); D2 store fn = the
+ *       release hook, release (like A2). The completer's C2 takes the hook
+ *       like any continuation and runs it inline after P. The hook consumes
+ *       with vt__core_take_detached, which moves the version only while the
+ *       state word itself says "this version is detached and published":
+ *       it needs no token, so a hook that runs late can never take a later
+ *       rental's result (SPEC §4.1 rule 4) - a later rental is either not
+ *       detached (left alone) or detached and published, in which case
+ *       consuming it is exactly what its own hook would do, once (the CAS).
+ *
+ *   vt__core_claim / vt__core_publish split vt__core_complete at C1, so
+ *   that a canceler can do one step between winning the result slot and
+ *   publishing it (take the producer's cancel callback). The claim is a
+ *   seq_cst CAS: it is one side of a store-buffering pair with the
+ *   registration of a cancel callback (pool/promise.c).
+ */
+#define VT__CORE_DETACHED (UINT64_C(1) << 20)
+
+/*
+ * Detach rental `token`: nobody will consume it; release(arg) runs on the
+ * completing thread once it completes. 0 (detached, pending); 1 (already
+ * completed: nothing changed, the caller consumes it now with the token);
+ * VT_ETOKEN; VT_EAWAITED (a continuation is registered or ran).
+ */
+VT_INLINE int vt__core_detach(vt_core *c, uint16_t token, vt_continuation release, void *arg)
+{
+	uint64_t s = vt__load_acquire(&c->state); /* pairs with P */
+
+	for (;;) {
+		if ((uint16_t)s != token)
+			return VT_ETOKEN;
+		if (s & VT__CORE_AWAITED)
+			return VT_EAWAITED;
+		if (!(s & VT__CORE_COMPLETING)) {
+			/* D1: acquire; pairs with R1 of the previous round (as A1). */
+			if (vt__cas_acquire(&c->state, &s, s | VT__CORE_AWAITED | VT__CORE_DETACHED)) {
+				vt__store_relaxed(&c->fn_state, arg);
+				vt__store_relaxed(&c->fn_ex, (vt_executor *)NULL); /* inline on the completer */
+				vt__store_release(&c->fn, release); /* D2: pairs with C2 in complete */
+				return 0;
+			}
+			continue;
+		}
+		if (!(s & VT__CORE_STATUS_MASK)) {
+			s = vt__core_wait_published(c, s); /* window W1 */
+			continue;
+		}
+		return 1;
+	}
+}
+
+/*
+ * Consume whatever version is current if, and only if, the state word says
+ * it is detached and published (see above). true: this caller won R1 (the
+ * object may be recycled); false: nothing changed.
+ */
+VT_INLINE bool vt__core_take_detached(vt_core *c)
+{
+	uint64_t s = vt__load_acquire(&c->state); /* pairs with P */
+
+	do {
+		if (!(s & VT__CORE_DETACHED) || !(s & VT__CORE_STATUS_MASK))
+			return false;
+		/* R1 (detached): acq_rel, as in vt__core_take. */
+	} while (!vt__cas_acq_rel(&c->state, &s, VT__CORE_NEXT(s)));
+	return true;
+}
+
+/* C1 alone, seq_cst: 0 and *seen = the state before the claim; VT_ETOKEN;
+ * VT_ECOMPLETED. After 0 the caller must call vt__core_publish soon: every
+ * other party that meets the claim waits for it (window W1). */
+VT_INLINE int vt__core_claim(vt_core *c, uint16_t token, uint64_t *seen)
+{
+	uint64_t s = vt__load_relaxed(&c->state); /* a guess; the CAS validates it */
+
+	do {
+		if ((uint16_t)s != token)
+			return VT_ETOKEN;
+		if (s & VT__CORE_COMPLETING)
+			return VT_ECOMPLETED;
+		/* C1 (seq_cst): pairs with R1 like C1, and with the cancel
+		 * registration's seq_cst load of the state (promise.c). */
+	} while (!__atomic_compare_exchange_n(&c->state, &s, s | VT__CORE_COMPLETING, false, __ATOMIC_SEQ_CST,
+					      __ATOMIC_RELAXED));
+	*seen = s;
+	return 0;
+}
+
+/* C2 and P after vt__core_claim (seen: what it returned), then run the
+ * continuation. Same steps as vt__core_complete. */
+VT_INLINE void vt__core_publish(vt_core *c, uint64_t seen, uint64_t status, uint64_t bits)
+{
+	vt_continuation fn = NULL;
+	void *st = NULL;
+	vt_executor *ex = NULL;
+
+	if (seen & VT__CORE_AWAITED) {
+		fn = vt__load_acquire(&c->fn); /* C2: pairs with A2/D2 */
+		if (VT_UNLIKELY(fn == NULL))
+			fn = vt__core_wait_continuation(c); /* window W2 */
+		st = vt__load_relaxed(&c->fn_state); /* ordered after C2 */
+		ex = vt__load_relaxed(&c->fn_ex);
+		vt__store_relaxed(&c->fn, (vt_continuation)NULL); /* published by P */
+	}
+	vt__store_relaxed(&c->value, bits); /* published by P */
+	/* P: release; pairs as P in vt__core_complete. */
+	vt__store_release(&c->state, seen | VT__CORE_COMPLETING | (status << VT__CORE_STATUS_SHIFT));
+	if (fn != NULL)
+		vt_executor_dispatch(ex, fn, st);
 }
 
 /*

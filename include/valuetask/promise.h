@@ -96,6 +96,33 @@ VT_INLINE int vt_promise_set_error(vt_promise *p, uint16_t token, int error)
 	return vt__core_complete(&p->core, true, token, (uint64_t)st, (uint64_t)(int64_t)error);
 }
 
+/*
+ * Producer side of cancellation: ask for fn(state) to be called if the
+ * awaiter cancels rental `token` (vt_task_cancel) and the cancel wins.
+ *
+ * vt_task_cancel on a promise completes it with -ECANCELED (VT_CANCELED)
+ * if, and only if, it gets there before every other completion: the same
+ * first-completion-wins step that decides between two completers decides
+ * between cancel and the producer's result. Exactly one side wins:
+ *  - the cancel wins: the awaiter sees VT_CANCELED; the producer's own
+ *    set_result/set_error answers VT_ECOMPLETED (or VT_ETOKEN once the
+ *    canceled result was consumed); fn(state) is called exactly once, on
+ *    the canceling thread, after the promise completed;
+ *  - the producer wins: vt_task_cancel answers VT_ECOMPLETED, the result
+ *    stays, and fn is never called.
+ * So a producer whose set_* answered 0 may free `state` at once; one whose
+ * set_* failed must leave `state` to fn (it runs, or ran). Cancelling works
+ * without a registration too (the promise completes canceled; nothing is
+ * called). One registration per rental.
+ *
+ * 0; VT_EINVAL (NULLs); VT_ETOKEN; VT_ECOMPLETED (already completed or
+ * being canceled: fn will not be called); VT_EAWAITED (one is registered
+ * already); VT_ENOMEM (the pool's side table could not be allocated: it
+ * is allocated on the first registration, one 32-byte slot per promise of
+ * capacity).
+ */
+VT_API int vt_promise_on_cancel(vt_promise *p, uint16_t token, vt_continuation fn, void *state);
+
 #ifdef __cplusplus
 }
 #endif

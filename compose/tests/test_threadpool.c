@@ -1,0 +1,219 @@
+/* vt_threadpool: unit tests, cross-thread stress and shutdown under load. */
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+
+#include "check.h"
+#include "valuetask.h"
+
+static void inc(void *arg)
+{
+	__atomic_fetch_add((long *)arg, 1, __ATOMIC_RELAXED);
+}
+
+static void test_config(void)
+{
+	vt_threadpool_config cfg;
+	vt_threadpool *tp = (vt_threadpool *)1;
+
+	vt_threadpool_config_default(&cfg);
+	CHECK_EQ(cfg.threads, 2);
+	CHECK_EQ(vt_threadpool_create(NULL, &cfg), VT_EINVAL);
+	cfg.threads = 0;
+	CHECK_EQ(vt_threadpool_create(&tp, &cfg), VT_EINVAL);
+	CHECK(tp == (vt_threadpool *)1); /* untouched */
+	vt_threadpool_config_default(&cfg);
+	cfg.queue_size = 1000;
+	CHECK_EQ(vt_threadpool_create(&tp, &cfg), VT_EINVAL);
+	CHECK_EQ(vt_threadpool_post(NULL, inc, NULL), VT_EINVAL);
+	CHECK_EQ(vt_threadpool_shutdown(NULL), VT_EINVAL);
+	CHECK_EQ(vt_threadpool_destroy(NULL), VT_EINVAL);
+	CHECK(vt_threadpool_executor(NULL) == NULL);
+}
+
+static void test_post_and_shutdown(void)
+{
+	vt_threadpool *tp;
+	long n = 0;
+
+	CHECK_EQ(vt_threadpool_create(&tp, NULL), 0);
+	CHECK_EQ(vt_threadpool_post(tp, NULL, NULL), VT_EINVAL);
+	for (int i = 0; i < 10000; i++) {
+		int rc;
+		while ((rc = vt_threadpool_post(tp, inc, &n)) == VT_EEXHAUSTED) /* back-pressure */
+			sched_yield();
+		CHECK_EQ(rc, 0);
+	}
+	vt_executor *ex = vt_threadpool_executor(tp);
+	CHECK(ex != NULL);
+	CHECK_EQ(vt_executor_dispatch(ex, inc, &n), 0); /* posted, not inline */
+	CHECK_EQ(vt_threadpool_shutdown(tp), 0);
+	CHECK_EQ(n, 10001); /* shutdown ran everything posted */
+	CHECK_EQ(vt_threadpool_post(tp, inc, &n), VT_ESHUTDOWN);
+	CHECK_EQ(vt_executor_dispatch(ex, inc, &n), 1); /* refused: ran inline */
+	CHECK_EQ(n, 10002);
+	CHECK_EQ(vt_threadpool_shutdown(tp), 0); /* idempotent */
+	CHECK_EQ(vt_threadpool_destroy(&tp), 0);
+	CHECK(tp == NULL);
+}
+
+struct self_ctx {
+	vt_threadpool *tp;
+	int rc;
+	long done;
+};
+
+static void shutdown_from_worker(void *arg)
+{
+	struct self_ctx *c = arg;
+
+	c->rc = vt_threadpool_shutdown(c->tp);
+	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+}
+
+static void test_shutdown_from_worker(void)
+{
+	struct self_ctx c = { 0 };
+
+	CHECK_EQ(vt_threadpool_create(&c.tp, NULL), 0);
+	CHECK_EQ(vt_threadpool_post(c.tp, shutdown_from_worker, &c), 0);
+	while (!__atomic_load_n(&c.done, __ATOMIC_ACQUIRE))
+		sched_yield();
+	CHECK_EQ(c.rc, VT_EINVAL);
+	CHECK_EQ(vt_threadpool_destroy(&c.tp), 0);
+}
+
+/* Items that post more items: the chain ends when the pool shuts down
+ * (posting is refused and the continuation runs inline). */
+struct chain {
+	vt_threadpool *tp;
+	long left;
+	long ran;
+};
+
+static void chain_step(void *arg)
+{
+	struct chain *c = arg;
+
+	__atomic_fetch_add(&c->ran, 1, __ATOMIC_RELAXED);
+	if (__atomic_sub_fetch(&c->left, 1, __ATOMIC_RELAXED) > 0)
+		vt_executor_dispatch(vt_threadpool_executor(c->tp), chain_step, c);
+}
+
+static void test_chain(void)
+{
+	struct chain c = { 0 };
+
+	CHECK_EQ(vt_threadpool_create(&c.tp, NULL), 0);
+	c.left = 100000;
+	CHECK_EQ(vt_threadpool_post(c.tp, chain_step, &c), 0);
+	while (__atomic_load_n(&c.left, __ATOMIC_ACQUIRE) > 0)
+		sched_yield();
+	CHECK_EQ(vt_threadpool_destroy(&c.tp), 0);
+	CHECK_EQ(c.ran, 100000);
+}
+
+/* ---- stress: exactly-once delivery from many producers ------------------ */
+
+static int g_threads = 4;
+static long g_iters = 200000;
+
+struct prod {
+	vt_threadpool *tp;
+	unsigned char *hits; /* one counter per item */
+	long first, count;
+	long accepted;
+};
+
+static void hit(void *arg)
+{
+	__atomic_fetch_add((unsigned char *)arg, 1, __ATOMIC_RELAXED);
+}
+
+static void *producer(void *arg)
+{
+	struct prod *p = arg;
+
+	for (long i = p->first; i < p->first + p->count; i++) {
+		int rc;
+		while ((rc = vt_threadpool_post(p->tp, hit, &p->hits[i])) == VT_EEXHAUSTED)
+			sched_yield();
+		if (rc == 0)
+			p->accepted++;
+		else
+			CHECK_EQ(rc, VT_ESHUTDOWN);
+	}
+	return NULL;
+}
+
+static void run_producers(bool shutdown_midway)
+{
+	vt_threadpool_config cfg;
+	vt_threadpool *tp;
+	pthread_t th[64];
+	struct prod pr[64];
+	long total = g_iters;
+	unsigned char *hits = calloc((size_t)total, 1);
+	int nt = g_threads > 64 ? 64 : g_threads;
+
+	CHECK(hits != NULL);
+	vt_threadpool_config_default(&cfg);
+	cfg.queue_size = 256;     /* small rings: exercise the inject path too */
+	cfg.max_producers = nt > 2 ? (uint32_t)nt - 2 : 1; /* some producers have no ring */
+	CHECK_EQ(vt_threadpool_create(&tp, &cfg), 0);
+	for (int t = 0; t < nt; t++) {
+		pr[t].tp = tp;
+		pr[t].hits = hits;
+		pr[t].first = total / nt * t;
+		pr[t].count = t == nt - 1 ? total - pr[t].first : total / nt;
+		pr[t].accepted = 0;
+		CHECK_EQ(pthread_create(&th[t], NULL, producer, &pr[t]), 0);
+	}
+	if (shutdown_midway) {
+		struct timespec ts = { 0, 2 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		CHECK_EQ(vt_threadpool_shutdown(tp), 0);
+	}
+	for (int t = 0; t < nt; t++)
+		pthread_join(th[t], NULL);
+	CHECK_EQ(vt_threadpool_destroy(&tp), 0);
+	long accepted = 0, ran = 0;
+	for (int t = 0; t < nt; t++)
+		accepted += pr[t].accepted;
+	for (long i = 0; i < total; i++) {
+		CHECK(hits[i] <= 1); /* never twice */
+		ran += hits[i];
+	}
+	CHECK_EQ(ran, accepted); /* every accepted item ran, nothing dropped */
+	if (!shutdown_midway)
+		CHECK_EQ(accepted, total);
+	free(hits);
+}
+
+static void test_stress(void)
+{
+	run_producers(false);
+}
+
+static void test_shutdown_under_load(void)
+{
+	for (int i = 0; i < 5; i++)
+		run_producers(true);
+}
+
+int main(int argc, char **argv)
+{
+	bool stress = argc > 1;
+
+	vt_ck_args(argc, argv, &g_threads, &g_iters);
+	if (!stress) {
+		RUN(test_config);
+		RUN(test_post_and_shutdown);
+		RUN(test_shutdown_from_worker);
+		RUN(test_chain);
+		g_iters = 20000;
+	}
+	RUN(test_stress);
+	RUN(test_shutdown_under_load);
+	return 0;
+}

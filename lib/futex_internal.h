@@ -1,0 +1,37 @@
+/*
+ * Futex and spin helpers shared by the executors and by compose/ (never
+ * installed). Linux only: the library targets Linux servers (SPEC §1).
+ */
+#ifndef VT_FUTEX_INTERNAL_H
+#define VT_FUTEX_INTERNAL_H
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "valuetask/common.h"
+
+/* Sleep while *addr == expected (or until woken; spurious returns happen). */
+static inline void vt__futex_wait(uint32_t *addr, uint32_t expected)
+{
+	(void)syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+/* Wake up to n threads sleeping on addr. */
+static inline void vt__futex_wake(uint32_t *addr, int n)
+{
+	(void)syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+static inline void vt__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+#endif /* VT_FUTEX_INTERNAL_H */

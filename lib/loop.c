@@ -1,0 +1,191 @@
+/*
+ * vt_loop: a vt__workq drained by one thread, woken through an eventfd.
+ *
+ * Signalling protocol:
+ *   post   push (its X2 exchange is a full barrier); L1 if `signaled`
+ *          reads 0 and L2 xchg signaled = 1 returned 0: write the eventfd
+ *   drain  if `signaled` reads 1: read the eventfd, then D1 xchg
+ *          signaled = 0 (acq_rel); then pop until empty
+ * A post whose L2 came before D1 pushed before D1, so the drain's pops see
+ * its item (D1 acquires the release sequence on `signaled`). A post whose
+ * L2 came after D1 finds 0 (or a later poster's 1, whose write is on its
+ * way) and writes the eventfd, so the fd becomes readable again. The read
+ * comes before D1, so it can only consume writes whose L2 came before D1:
+ * `signaled` == 1 always means a write is made or on its way. At most
+ * one eventfd write per drain cycle; a spurious readable fd is harmless.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "valuetask/loop.h"
+#include "workq_internal.h"
+
+struct vt_loop {
+	vt_executor ex; /* first: the executor face */
+	vt__workq q;
+	int efd;
+	uint32_t stop;
+	uint32_t cursor; /* the drainer's scan position */
+	uint32_t signaled __attribute__((aligned(64)));
+};
+
+void vt_loop_config_default(vt_loop_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->queue_size = 1024;
+	cfg->max_producers = 16;
+	cfg->inject_size = 4096;
+}
+
+static void vt__loop_signal(vt_loop *loop)
+{
+	uint64_t one = 1;
+
+	/* L1: relaxed pre-check; L2: acq_rel, pairs with D1 in run_once. */
+	if (vt__load_relaxed(&loop->signaled) != 0 ||
+	    __atomic_exchange_n(&loop->signaled, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	while (write(loop->efd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
+int vt_loop_post(vt_loop *loop, vt_continuation fn, void *state)
+{
+	int rc;
+
+	if (loop == NULL || fn == NULL)
+		return VT_EINVAL;
+	rc = vt__workq_push(&loop->q, fn, state);
+	if (rc == 0)
+		vt__loop_signal(loop);
+	return rc;
+}
+
+static int vt__loop_post(vt_executor *self, vt_continuation fn, void *state)
+{
+	return vt_loop_post((vt_loop *)self, fn, state);
+}
+
+int vt_loop_create(vt_loop **out, const vt_loop_config *cfg_in)
+{
+	vt_loop_config cfg;
+	vt_loop *loop;
+
+	if (out == NULL)
+		return VT_EINVAL;
+	if (cfg_in != NULL)
+		cfg = *cfg_in;
+	else
+		vt_loop_config_default(&cfg);
+	if (cfg.queue_size < 2 || (cfg.queue_size & (cfg.queue_size - 1)) || cfg.inject_size < 2 ||
+	    (cfg.inject_size & (cfg.inject_size - 1)) || cfg.max_producers > 4096 ||
+	    cfg.queue_size > (UINT32_C(1) << 24) || cfg.inject_size > (UINT32_C(1) << 24))
+		return VT_EINVAL;
+	if (posix_memalign((void **)&loop, 64, sizeof(*loop)) != 0)
+		return VT_ENOMEM;
+	memset(loop, 0, sizeof(*loop));
+	loop->ex.post = vt__loop_post;
+	loop->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (loop->efd < 0) {
+		free(loop);
+		return VT_ENOMEM;
+	}
+	if (vt__workq_init(&loop->q, cfg.max_producers, 0, cfg.queue_size, cfg.inject_size) != 0) {
+		close(loop->efd);
+		free(loop);
+		return VT_ENOMEM;
+	}
+	*out = loop;
+	return 0;
+}
+
+vt_executor *vt_loop_executor(vt_loop *loop)
+{
+	return loop == NULL ? NULL : &loop->ex;
+}
+
+int vt_loop_fd(const vt_loop *loop)
+{
+	return loop == NULL ? -1 : loop->efd;
+}
+
+static int vt__loop_drain(vt_loop *loop, int budget)
+{
+	uint64_t junk;
+	vt__work w;
+	int ran = 0;
+
+	/* Read the eventfd before D1, never after: a read after D1 could eat
+	 * the write of a post whose L2 came after D1, leaving `signaled` at 1
+	 * with the fd not readable, and every later post would skip its write. */
+	if (vt__load_relaxed(&loop->signaled) != 0) { /* a hint; D1 decides */
+		(void)!read(loop->efd, &junk, sizeof(junk)); /* EAGAIN is fine */
+		/* D1: acq_rel; pairs with L2 in signal. */
+		(void)__atomic_exchange_n(&loop->signaled, 0, __ATOMIC_ACQ_REL);
+	}
+	while (ran < budget && vt__workq_pop(&loop->q, &loop->cursor, &w)) {
+		w.fn(w.state);
+		ran++;
+	}
+	if (ran == budget)
+		vt__loop_signal(loop); /* maybe more: keep the fd readable */
+	return ran;
+}
+
+int vt_loop_run_once(vt_loop *loop)
+{
+	if (loop == NULL)
+		return VT_EINVAL;
+	return vt__loop_drain(loop, VT_LOOP_BATCH);
+}
+
+int vt_loop_run(vt_loop *loop)
+{
+	struct pollfd pfd;
+
+	if (loop == NULL)
+		return VT_EINVAL;
+	pfd.fd = loop->efd;
+	pfd.events = POLLIN;
+	/* Acquire; pairs with the release in vt_loop_stop. */
+	while (!vt__load_acquire(&loop->stop)) {
+		if (vt__loop_drain(loop, VT_LOOP_BATCH) > 0)
+			continue;
+		if (vt__load_acquire(&loop->stop)) /* pairs with the release in vt_loop_stop */
+			break;
+		(void)poll(&pfd, 1, -1);
+	}
+	vt__store_relaxed(&loop->stop, 0); /* ready for the next run; only the drainer writes 0 */
+	return 0;
+}
+
+void vt_loop_stop(vt_loop *loop)
+{
+	if (loop == NULL)
+		return;
+	vt__store_release(&loop->stop, 1); /* pairs with the acquire loads in run */
+	vt__loop_signal(loop); /* wake poll(); the next drain reads the fd */
+}
+
+int vt_loop_destroy(vt_loop **ploop)
+{
+	vt_loop *loop;
+
+	if (ploop == NULL || *ploop == NULL)
+		return VT_EINVAL;
+	loop = *ploop;
+	vt__workq_close(&loop->q); /* after this, every queued item is visible here */
+	while (vt__loop_drain(loop, INT32_MAX) > 0)
+		;
+	vt__workq_fini(&loop->q);
+	close(loop->efd);
+	free(loop);
+	*ploop = NULL;
+	return 0;
+}

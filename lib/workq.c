@@ -1,0 +1,300 @@
+/*
+ * vt__workq: per-producer SPMC rings plus a shared inject ring (see
+ * workq_internal.h for the design and the close protocol).
+ *
+ * Progress: push to the own ring is wait-free apart from X1/X2 (two
+ * uncontended exchanges on the owner's own line); pop is lock-free; push to
+ * the inject ring takes inject_lock (blocking, the rare path); a thread's
+ * first push to a queue, and thread exit, take a mutex.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "workq_internal.h"
+
+CK_RING_PROTOTYPE(vt__work, vt__work)
+
+#define VT__WQ_TLS_WAYS 8 /* queues one thread can post to through its own ring at once */
+
+typedef struct vt__wq_tls {
+	uint64_t id;        /* 0: empty; else the queue's id */
+	vt__wq_slot *slot;  /* NULL: this thread has no slot in that queue (use inject) */
+	vt__workq *q;
+} vt__wq_tls;
+
+static _Thread_local vt__wq_tls vt__wq_tls_tab[VT__WQ_TLS_WAYS];
+
+/* The registry of live queues: thread exit gives slots back only to queues
+ * that still exist. */
+static pthread_mutex_t vt__wq_lock = PTHREAD_MUTEX_INITIALIZER;
+static vt__workq *vt__wq_live;
+static uint64_t vt__wq_next_id = 1;
+static pthread_key_t vt__wq_key;
+static pthread_once_t vt__wq_once = PTHREAD_ONCE_INIT;
+static int vt__wq_key_ok;
+static _Thread_local int vt__wq_armed;
+
+static void *vt__wq_alloc(size_t n)
+{
+	void *p = NULL;
+
+	return posix_memalign(&p, VT__WQ_CACHELINE, n) == 0 ? p : NULL;
+}
+
+static bool vt__wq_is_live(const vt__workq *q, uint64_t id)
+{
+	for (vt__workq *r = vt__wq_live; r != NULL; r = r->next_live)
+		if (r == q && r->id == id)
+			return true;
+	return false;
+}
+
+/* Give a slot back. Items left in its ring stay there for the consumers. */
+static void vt__wq_tls_drop(vt__wq_tls *e)
+{
+	pthread_mutex_lock(&vt__wq_lock);
+	if (e->slot != NULL && vt__wq_is_live(e->q, e->id))
+		vt__store_release(&e->slot->owner, 0); /* pairs with the acquire CAS in vt__wq_claim */
+	pthread_mutex_unlock(&vt__wq_lock);
+	memset(e, 0, sizeof(*e));
+}
+
+static void vt__wq_thread_exit(void *arg)
+{
+	(void)arg;
+	for (unsigned int i = 0; i < VT__WQ_TLS_WAYS; i++)
+		if (vt__wq_tls_tab[i].id != 0)
+			vt__wq_tls_drop(&vt__wq_tls_tab[i]);
+}
+
+static void vt__wq_key_create(void)
+{
+	vt__wq_key_ok = pthread_key_create(&vt__wq_key, vt__wq_thread_exit) == 0;
+}
+
+static uint64_t vt__wq_me(void)
+{
+	return (uint64_t)(uintptr_t)&vt__wq_tls_tab[0];
+}
+
+static bool vt__wq_arm_exit(void)
+{
+	pthread_once(&vt__wq_once, vt__wq_key_create);
+	if (!vt__wq_armed && vt__wq_key_ok && pthread_setspecific(vt__wq_key, &vt__wq_tls_tab[0]) == 0)
+		vt__wq_armed = 1;
+	return vt__wq_armed != 0;
+}
+
+static void vt__wq_raise_high(vt__workq *q, uint32_t n)
+{
+	uint32_t h = vt__load_relaxed(&q->high); /* a guess; the CAS below validates it */
+
+	/* Release; pairs with the acquire load in pop: a consumer that sees the
+	 * new bound sees the claimed slot's ring as initialised. */
+	while (h < n && !__atomic_compare_exchange_n(&q->high, &h, n, false, __ATOMIC_RELEASE,
+						     __ATOMIC_RELAXED))
+		;
+}
+
+/* The calling thread's entry for q, claiming a slot on first use. */
+static vt__wq_tls *vt__wq_claim(vt__workq *q)
+{
+	vt__wq_tls *e = &vt__wq_tls_tab[q->id & (VT__WQ_TLS_WAYS - 1)];
+
+	if (e->id == q->id)
+		return e;
+	if (e->id != 0)
+		vt__wq_tls_drop(e); /* another queue hashed here: it loses its slot */
+	e->id = q->id;
+	e->q = q;
+	e->slot = NULL;
+	/* Without an exit hook a slot could never be given back: use none. */
+	if (vt__wq_arm_exit()) {
+		for (uint32_t i = q->reserved; i < q->nslots; i++) {
+			uint64_t expected = 0;
+			/* Acquire; pairs with the release in vt__wq_tls_drop: we
+			 * take the ring as its last owner left it. */
+			if (vt__load_relaxed(&q->slots[i].owner) == 0 && /* a cheap pre-check; the CAS decides */
+			    vt__cas_acquire(&q->slots[i].owner, &expected, vt__wq_me())) {
+				e->slot = &q->slots[i];
+				vt__wq_raise_high(q, i + 1);
+				break;
+			}
+		}
+	}
+	return e;
+}
+
+int vt__workq_init(vt__workq *q, uint32_t nslots, uint32_t reserved, uint32_t ring_size,
+		   uint32_t inject_size)
+{
+	memset(q, 0, sizeof(*q));
+	q->nslots = nslots;
+	q->reserved = reserved;
+	q->ring_size = ring_size;
+	q->high = reserved;
+	q->slots = vt__wq_alloc(sizeof(vt__wq_slot) * (nslots ? nslots : 1));
+	q->inject_buf = vt__wq_alloc(sizeof(vt__work) * inject_size);
+	if (q->slots == NULL || q->inject_buf == NULL)
+		goto nomem;
+	memset(q->slots, 0, sizeof(vt__wq_slot) * nslots);
+	for (uint32_t i = 0; i < nslots; i++) {
+		q->slots[i].buf = vt__wq_alloc(sizeof(vt__work) * ring_size);
+		if (q->slots[i].buf == NULL)
+			goto nomem;
+		ck_ring_init(&q->slots[i].ring, ring_size);
+	}
+	ck_ring_init(&q->inject, inject_size);
+	pthread_mutex_init(&q->inject_lock, NULL);
+
+	pthread_mutex_lock(&vt__wq_lock);
+	q->id = vt__wq_next_id++;
+	q->next_live = vt__wq_live;
+	vt__wq_live = q;
+	pthread_mutex_unlock(&vt__wq_lock);
+	return 0;
+nomem:
+	vt__workq_fini(q);
+	return VT_ENOMEM;
+}
+
+void vt__workq_fini(vt__workq *q)
+{
+	pthread_mutex_lock(&vt__wq_lock);
+	for (vt__workq **link = &vt__wq_live; *link != NULL; link = &(*link)->next_live) {
+		if (*link == q) {
+			*link = q->next_live;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&vt__wq_lock);
+	/* This thread forgets q; other threads' entries name an id that is
+	 * never reused, and their exit hook finds it gone from the registry. */
+	vt__wq_tls *e = &vt__wq_tls_tab[q->id & (VT__WQ_TLS_WAYS - 1)];
+	if (q->id != 0 && e->id == q->id)
+		memset(e, 0, sizeof(*e));
+	if (q->id != 0)
+		pthread_mutex_destroy(&q->inject_lock);
+	if (q->slots != NULL)
+		for (uint32_t i = 0; i < q->nslots; i++)
+			free(q->slots[i].buf);
+	free(q->slots);
+	free(q->inject_buf);
+	q->slots = NULL;
+	q->inject_buf = NULL;
+}
+
+void vt__workq_bind(vt__workq *q, uint32_t index)
+{
+	vt__wq_tls *e = &vt__wq_tls_tab[q->id & (VT__WQ_TLS_WAYS - 1)];
+
+	if (e->id != 0 && e->id != q->id)
+		vt__wq_tls_drop(e);
+	(void)vt__wq_arm_exit();
+	/* Reserved slots are never claimed by CAS; the owner tag only marks
+	 * them taken for the exit hook's benefit. */
+	vt__store_release(&q->slots[index].owner, vt__wq_me()); /* pairs with nothing that reads it for reserved slots */
+	e->id = q->id;
+	e->q = q;
+	e->slot = &q->slots[index];
+}
+
+/* Enqueue on the inject ring under its lock. `check` (producers without a
+ * slot): refuse once closed; close takes the same lock after K1, so a
+ * producer either sees `closed` here or finished before close returned. */
+static int vt__wq_inject(vt__workq *q, vt__work *w, bool check)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&q->inject_lock);
+	if (check && vt__load_relaxed(&q->closed)) { /* ordered by the lock against close */
+		rc = VT_ESHUTDOWN;
+	} else {
+		vt__wq_tsan_release(&q->inject);
+		/* SPMC enqueue (one producer at a time: the lock): store fence
+		 * + store of p_tail; pairs with the dequeue's load in pop. */
+		if (!ck_ring_enqueue_spmc_vt__work(&q->inject, q->inject_buf, w))
+			rc = VT_EEXHAUSTED;
+	}
+	pthread_mutex_unlock(&q->inject_lock);
+	return rc;
+}
+
+int vt__workq_push(vt__workq *q, vt_continuation fn, void *state)
+{
+	vt__wq_tls *e = vt__wq_claim(q);
+	vt__work w = { fn, state };
+	bool ok;
+
+	if (VT_LIKELY(e->slot != NULL)) {
+		vt__wq_slot *s = e->slot;
+		/* X1: seq_cst; pairs with K1 in close (store-buffering pair). */
+		__atomic_exchange_n(&s->busy, 1, __ATOMIC_SEQ_CST);
+		if (VT_UNLIKELY(vt__load_relaxed(&q->closed))) { /* ordered after X1 by its seq_cst */
+			vt__store_release(&s->busy, 0); /* pairs with close's acquire wait */
+			return VT_ESHUTDOWN;
+		}
+		vt__wq_tsan_release(&s->ring);
+		/* SPMC enqueue, owner only: store fence + store of p_tail; pairs
+		 * with the dequeue's load of p_tail in pop. */
+		ok = ck_ring_enqueue_spmc_vt__work(&s->ring, s->buf, &w);
+		if (VT_UNLIKELY(!ok))
+			ok = vt__wq_inject(q, &w, false) == 0; /* own ring full; busy covers it */
+		/* X2: seq_cst; releases the item to close's acquire wait, and is
+		 * the full barrier before the caller's sleeper check. */
+		__atomic_exchange_n(&s->busy, 0, __ATOMIC_SEQ_CST);
+		return ok ? 0 : VT_EEXHAUSTED;
+	}
+	/* No slot: the shared inject ring, under its lock. */
+	int rc = vt__wq_inject(q, &w, true);
+	/* seq_cst fence: the full barrier between the enqueue and the caller's
+	 * sleeper check (X2's role on the fast path). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return rc;
+}
+
+bool vt__workq_pop(vt__workq *q, uint32_t *cursor, vt__work *out)
+{
+	uint32_t high = vt__load_acquire(&q->high); /* pairs with the release CAS in vt__wq_raise_high */
+	uint32_t start = *cursor < high ? *cursor : 0;
+
+	for (uint32_t n = 0; n < high; n++) {
+		uint32_t i = start + n < high ? start + n : start + n - high;
+		vt__wq_slot *s = &q->slots[i];
+		/* SPMC dequeue: CAS on c_head; pairs with the owner's store of
+		 * p_tail in push. */
+		if (ck_ring_dequeue_spmc_vt__work(&s->ring, s->buf, out)) {
+			vt__wq_tsan_acquire(&s->ring);
+			*cursor = i;
+			return true;
+		}
+	}
+	/* SPMC dequeue: CAS on c_head; pairs with the p_tail store in inject. */
+	if (ck_ring_dequeue_spmc_vt__work(&q->inject, q->inject_buf, out)) {
+		vt__wq_tsan_acquire(&q->inject);
+		return true;
+	}
+	return false;
+}
+
+void vt__workq_close(vt__workq *q)
+{
+	unsigned int spins = 0;
+
+	/* K1: seq_cst; pairs with X1 in push (store-buffering pair). */
+	__atomic_store_n(&q->closed, 1, __ATOMIC_SEQ_CST);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* K1 before the busy loads below */
+	for (uint32_t i = 0; i < q->nslots; i++) {
+		/* Acquire; pairs with X2 (and the early release) in push. */
+		while (vt__load_acquire(&q->slots[i].busy) != 0)
+			if (++spins > 64)
+				sched_yield();
+	}
+	/* Producers without a slot check `closed` under the inject lock: once
+	 * we have held it, every later one sees K1, and every earlier one's
+	 * item is visible to us (the lock's acquire). */
+	pthread_mutex_lock(&q->inject_lock);
+	pthread_mutex_unlock(&q->inject_lock);
+}
