@@ -13,8 +13,11 @@
  * later (and consuming their own task from inside the completer's stack),
  * pool exhaustion, stats, value and error tasks, and a bare vt_core driven
  * through init / reset / set_executor / set_result / set_error / status /
- * get_result / consume / on_completed. vt_task_forget and cancellation join
- * the opcode table once they exist (see OP_RESERVED).
+ * get_result / consume / on_completed; and, behind OP_COMPOSE (one opcode,
+ * a sub-opcode byte, so that older corpus inputs keep their meaning),
+ * vt_task_forget, vt_task_cancel, vt_task_then and vt_promise_on_cancel,
+ * with the cancel-vs-completion outcomes of docs/compose.md §8 (value tasks
+ * also go through forget, cancel and then).
  *
  * Built two ways: with libFuzzer (clang, -Dfuzzing=true) and with
  * fuzz_replay.c's main(), which replays the checked-in corpus as a test.
@@ -56,6 +59,9 @@ typedef struct cont_rec {
 	int dispatched; /* times the model says it was dispatched (inline or queued) */
 	rental *r;      /* the promise rental it belongs to, or NULL (bare core) */
 	bool consume;   /* consumes its own task when it runs */
+	/* vt_task_then on a task without a source: what fn must get */
+	int want_err;
+	int64_t want_v;
 } cont_rec;
 
 static cont_rec conts[MAX_CONT];
@@ -106,9 +112,11 @@ struct rental {
 	vt_task task;
 	int status;       /* VT_PENDING, VT_SUCCEEDED, VT_FAULTED, VT_CANCELED */
 	int64_t value;    /* the value or the error */
-	bool awaited;     /* a continuation was registered (or ran) */
+	bool awaited;     /* a continuation was registered (or ran), or forgotten */
+	bool detached;    /* vt_task_forget while pending: released at completion */
 	int cont_ex;      /* where it runs */
 	cont_rec *cont;
+	cont_rec *cx;     /* the producer's cancel callback (vt_promise_on_cancel) */
 };
 
 static rental rentals[MAX_OPS + NSLOT * 2];
@@ -314,14 +322,20 @@ static int model_complete(rental *r, bool stale, int status, int64_t value)
 		return VT_ECOMPLETED;
 	r->status = status;
 	r->value = value;
-	if (r->awaited)
+	if (r->detached) {
+		/* Forgotten: the release hook consumes it, inline. */
+		r->live = false;
+		live_count--;
+		model_returns++;
+	} else if (r->awaited) {
 		model_dispatch(r->cont);
+	}
 	return 0;
 }
 
 static void after_complete(rental *r)
 {
-	if (r->awaited && r->cont_ex != EX_QUEUE)
+	if (r->cont != NULL && r->cont_ex != EX_QUEUE)
 		CHECK_EQ(r->cont->ran, r->cont->dispatched);
 }
 
@@ -434,6 +448,164 @@ static void op_version(void)
 	CHECK_EQ(vt_task_token(vt_promise_task(r->p)), r->token);
 }
 
+/* ---- composition: forget, cancel, then, on_cancel ------------------------------------ */
+
+/* vt_task_then's fn: the task was consumed just before it runs. */
+static void then_fn(void *state, int err, vt_value v)
+{
+	cont_rec *c = state;
+
+	c->ran++;
+	CHECK_EQ(c->ran, c->dispatched);
+	if (c->r == NULL) {
+		CHECK_EQ(err, c->want_err);
+		if (err == 0)
+			CHECK_EQ(v.i64, c->want_v);
+		return;
+	}
+	int64_t want_v = 0;
+	int want = promise_consume_expect(c->r, &want_v);
+	CHECK_EQ(err, want);
+	if (err == 0)
+		CHECK_EQ(v.i64, want_v);
+	/* The promise is back in its pool before fn runs. */
+	CHECK_EQ(vt_task_status(c->r->task), VT_ETOKEN);
+}
+
+/* The producer's cancel callback: once, after the promise completed. */
+static void cancel_cb(void *state)
+{
+	cont_rec *c = state;
+
+	c->ran++;
+	CHECK_EQ(c->ran, c->dispatched);
+	CHECK_EQ(vt_task_status(c->r->task), c->r->live ? VT_CANCELED : VT_ETOKEN);
+}
+
+static void op_forget(rental *r)
+{
+	int want;
+
+	if (!r->live) {
+		want = VT_ETOKEN;
+	} else if (r->awaited) {
+		want = VT_EAWAITED; /* a continuation will consume it (or it is forgotten) */
+	} else if (r->status != VT_PENDING) {
+		want = 0; /* consumed now, the result dropped */
+		r->live = false;
+		live_count--;
+		model_returns++;
+	} else {
+		want = 0; /* detached: released when it completes */
+		r->awaited = true;
+		r->detached = true;
+	}
+	CHECK_EQ(vt_task_forget(r->task), want);
+	if (!r->live)
+		CHECK_EQ(vt_task_status(r->task), VT_ETOKEN);
+}
+
+static void op_cancel(rental *r)
+{
+	int want;
+
+	if (!r->live) {
+		want = VT_ETOKEN;
+	} else if (r->status != VT_PENDING) {
+		want = VT_ECOMPLETED; /* too late: the result stays */
+	} else {
+		want = 0; /* the cancel wins: completes it with -ECANCELED */
+		CHECK_EQ(model_complete(r, false, VT_CANCELED, -ECANCELED), 0);
+		if (r->cx != NULL)
+			model_dispatch(r->cx);
+	}
+	int64_t before = r->value;
+	int before_st = r->status;
+	CHECK_EQ(vt_task_cancel(r->task), want);
+	if (want == 0) {
+		after_complete(r);
+		if (r->cx != NULL)
+			CHECK_EQ(r->cx->ran, 1); /* on this thread, before cancel returned */
+		if (r->live)
+			CHECK_EQ(vt_task_status(r->task), VT_CANCELED);
+	} else if (want == VT_ECOMPLETED) {
+		CHECK_EQ(vt_task_status(r->task), before_st);
+		CHECK_EQ(r->value, before);
+	}
+}
+
+static void op_then(rental *r, uint8_t flags)
+{
+	int exsel = flags % 3;
+
+	if ((flags & 0xc0) == 0xc0) {
+		CHECK_EQ(vt_task_then(r->task, NULL, NULL, executor_of(exsel)), VT_EINVAL);
+		return;
+	}
+	cont_rec *c = new_cont(r, true);
+	int want = !r->live ? VT_ETOKEN : r->awaited ? VT_EAWAITED : 0;
+	if (want == 0) {
+		r->awaited = true;
+		r->cont = c;
+		r->cont_ex = exsel;
+		if (r->status != VT_PENDING)
+			model_dispatch(c);
+	}
+	CHECK_EQ(vt_task_then(r->task, then_fn, c, executor_of(exsel)), want);
+	if (exsel != EX_QUEUE)
+		CHECK_EQ(c->ran, c->dispatched);
+	else
+		CHECK_EQ(c->ran, 0);
+}
+
+static void op_on_cancel(rental *r, uint8_t flags)
+{
+	bool stale;
+	uint16_t tok = token_arg(r->token, &stale);
+
+	if ((flags & 0xc0) == 0xc0) {
+		CHECK_EQ(vt_promise_on_cancel(r->p, tok, NULL, NULL), VT_EINVAL);
+		return;
+	}
+	cont_rec *c = new_cont(r, false);
+	int want;
+	if (stale || !r->live)
+		want = VT_ETOKEN;
+	else if (r->status != VT_PENDING)
+		want = VT_ECOMPLETED;
+	else if (r->cx != NULL)
+		want = VT_EAWAITED; /* one registration per rental */
+	else
+		want = 0;
+	if (want == 0)
+		r->cx = c;
+	CHECK_EQ(vt_promise_on_cancel(r->p, tok, cancel_cb, c), want);
+	CHECK_EQ(c->ran, 0);
+}
+
+static void op_compose(void)
+{
+	rental *r = slot_arg();
+	uint8_t sub = next_byte();
+
+	if (r == NULL)
+		return;
+	switch (sub % 4) {
+	case 0:
+		op_forget(r);
+		break;
+	case 1:
+		op_cancel(r);
+		break;
+	case 2:
+		op_then(r, sub);
+		break;
+	case 3:
+		op_on_cancel(r, sub);
+		break;
+	}
+}
+
 /* ---- tasks without a source ------------------------------------------------------ */
 
 static void op_value_task(void)
@@ -475,6 +647,19 @@ static void op_value_task(void)
 		cont_rec *c = new_cont(NULL, false);
 		model_dispatch(c);
 		CHECK_EQ(vt_task_on_completed(t, cont_fn, c, executor_of(exsel)), 0);
+		if (exsel != EX_QUEUE)
+			CHECK_EQ(c->ran, 1);
+		/* Composition on a task that carries its result: nothing to
+		 * forget or cancel; then hands the result over (any number of
+		 * times: nothing is consumed). */
+		CHECK_EQ(vt_task_forget(t), 0);
+		CHECK_EQ(vt_task_cancel(t), VT_ECOMPLETED);
+		CHECK_EQ(vt_task_then(t, NULL, NULL, executor_of(exsel)), VT_EINVAL);
+		c = new_cont(NULL, false);
+		c->want_err = want_rc;
+		c->want_v = want_v;
+		model_dispatch(c);
+		CHECK_EQ(vt_task_then(t, then_fn, c, executor_of(exsel)), 0);
 		if (exsel != EX_QUEUE)
 			CHECK_EQ(c->ran, 1);
 	}
@@ -619,7 +804,7 @@ enum {
 	OP_RENT, OP_STATUS, OP_ON_COMPLETED, OP_SET_RESULT, OP_SET_ERROR, OP_GET_RESULT,
 	OP_DOUBLE_CONSUME, OP_DRAIN, OP_EXHAUST, OP_STATS, OP_VERSION, OP_VALUE_TASK,
 	OP_CORE, OP_CORE2, OP_RENT2,
-	OP_RESERVED, /* vt_task_forget, vt_task_cancel: once they exist */
+	OP_COMPOSE, /* forget, cancel, then, on_cancel (a sub-opcode byte) */
 	NOPS
 };
 
@@ -704,6 +889,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case OP_CORE:
 		case OP_CORE2:
 			op_core();
+			break;
+		case OP_COMPOSE:
+			op_compose();
 			break;
 		default:
 			break;
