@@ -3,11 +3,12 @@
  *
  * Threads: the main thread (listens on a signalfd for SIGTERM/SIGINT),
  * `loops` event-loop threads (each its own epoll, its own SO_REUSEPORT
- * listener, its own executor and promise pool), and the store's workers.
- * A connection belongs to one loop for its whole life; every byte of it is
- * touched only on that loop's thread. Store workers only complete promises
- * (or baseline ops); the continuation comes back through the loop's
- * executor.
+ * listener, its own vt_loop (the library's event-loop executor, whose
+ * eventfd sits in the epoll set) and its own promise pool), and the store's
+ * workers. A connection belongs to one loop for its whole life; every byte
+ * of it is touched only on that loop's thread. Store workers only complete
+ * promises (or baseline ops); the continuation comes back through the
+ * loop's vt_loop executor.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -152,6 +153,7 @@ typedef struct slot {
 	handle h;
 	vt_promise *prom;    /* valuetask: the rental the store completes */
 	uint16_t tok;
+	bool canceled;       /* valuetask: its client left and vt_task_cancel won */
 	store_req req;
 	char key[SLOT_KEY];
 	char buf[SLOT_BUF];
@@ -166,6 +168,7 @@ struct conn {
 	bool close_after;   /* protocol error or QUIT: close once flushed */
 	uint32_t events;    /* epoll interest now */
 	uint32_t pending;   /* operations in flight */
+	uint32_t ncanceled; /* slots canceled while the store may still hold them */
 	char *in;
 	size_t in_len, in_off, in_cap;
 	char *out;
@@ -178,6 +181,7 @@ struct conn {
 typedef struct counters {
 	uint64_t cmds, gets, hits, misses, sets, sets_cache, sets_store, dels, pings;
 	uint64_t err_replies, proto_errors, busy, canceled, dropped;
+	uint64_t cancels, cancel_late;
 	uint64_t accepted, closed, out_pauses, max_out;
 	uint64_t base_new, base_free;
 } counters;
@@ -188,7 +192,8 @@ struct loop {
 	pthread_t th;
 	int ep;
 	int lfd;
-	loop_exec ex;
+	vt_loop *vl;        /* the library's event-loop executor */
+	vt_executor *ex;    /* vt_loop_executor(vl) */
 	vt_promise_pool *pool;
 	uint32_t inflight;
 	int stopping;       /* set by main */
@@ -366,6 +371,7 @@ static slot *slot_next(conn *c)
 	s->big = NULL;
 	s->kbig = NULL;
 	s->prom = NULL;
+	s->canceled = false;
 	s->h.b = NULL;
 	return s;
 }
@@ -428,12 +434,35 @@ static void store_done_vt(store_req *r, int64_t res)
 	vt_promise *p = s->prom;
 	uint16_t tok = s->tok;
 
+	int rc;
+
 	/* Completing publishes the store's writes to s->buf (release P in the
-	 * core; the continuation reads after its acquire). Last touch of s. */
+	 * core; the continuation reads after its acquire). On success that is
+	 * the last touch of s. */
 	if (res >= 0 || res == STORE_NIL)
-		(void)vt_promise_set_result(p, tok, vt_value_i64(res));
+		rc = vt_promise_set_result(p, tok, vt_value_i64(res));
 	else
-		(void)vt_promise_set_error(p, tok, (int)res);
+		rc = vt_promise_set_error(p, tok, (int)res);
+	if (rc != 0) {
+		/* Refused: the client left and the loop's vt_task_cancel won
+		 * while this request was already with a worker. The slot is
+		 * still ours until `held` is cleared (the loop waits for that
+		 * before it reuses the connection): drop what we made, then let
+		 * go. Last touch of s. */
+		free(r->big);
+		r->big = NULL;
+		__atomic_store_n(&r->held, 0, __ATOMIC_RELEASE); /* pairs with the acquire in conn_releasable */
+	}
+}
+
+/* The producer's cancel callback (vt_promise_on_cancel), on the loop
+ * thread inside vt_task_cancel, after the cancel won: withdraw the request
+ * from the store if no worker has started it. */
+static void store_cancel_vt(void *state)
+{
+	slot *s = state;
+
+	(void)store_cancel(s->c->l->s->st, &s->req);
 }
 
 static void store_done_base(store_req *r, int64_t res)
@@ -491,6 +520,12 @@ static handle op_store(loop *l, slot *s)
 		s->tok = vt_promise_version(p);
 		h.t = vt_promise_task(p);
 		s->req.done = store_done_vt;
+		/* The producer side of cancellation: if the client leaves, the
+		 * loop cancels the task and this takes the request back from
+		 * the store. A failed registration (VT_ENOMEM, the pool's side
+		 * table) only means a cancelled request is still served, and its
+		 * refused completion releases the slot. */
+		(void)vt_promise_on_cancel(p, s->tok, store_cancel_vt, s);
 	} else {
 		if (l->inflight >= l->s->cfg.pool_capacity) {
 			CNT(l, busy);
@@ -532,7 +567,7 @@ static int op_take(loop *l, handle h, int64_t *v)
 
 static void op_on_completed(loop *l, handle h, vt_continuation fn, void *st)
 {
-	vt_executor *ex = loop_exec_executor(&l->ex);
+	vt_executor *ex = l->ex;
 
 	if (h.b != NULL) {
 		base_op_on_completed(h.b, fn, st, ex);
@@ -556,8 +591,8 @@ static void op_done(void *state)
 	loop *l = c->l;
 
 	s->rc = op_take(l, s->h, &s->value);
-	if (s->kind == K_GET)
-		s->big = s->req.big;
+	if (s->kind == K_GET && s->rc == 0)
+		s->big = s->req.big; /* a canceled request's worker keeps its own */
 	s->done = 1;
 	l->inflight--;
 	c->pending--;
@@ -1109,6 +1144,7 @@ static conn *conn_new(loop *l, int fd)
 		c->closed = c->out_blocked = c->slot_blocked = c->close_after = false;
 		c->events = 0;
 		c->pending = 0;
+		c->ncanceled = 0;
 		c->in_len = c->in_off = c->out_len = c->out_off = 0;
 		c->s_head = c->s_tail = 0;
 		c->prev = c->next = NULL;
@@ -1153,8 +1189,63 @@ static void conn_free(conn *c)
 	free(c);
 }
 
+/*
+ * Cancellation (valuetask mode). A client that leaves with operations at
+ * the store: each pending task is canceled with vt_task_cancel. When the
+ * cancel wins, the promise completes with -ECANCELED at once, so its
+ * continuation (op_done, registered when the operation started) runs on
+ * this loop in the next drain, consumes the result and the promise is back
+ * in its pool: no waiting for the store's latency. The producer's cancel
+ * callback (store_cancel_vt, registered with vt_promise_on_cancel) runs
+ * inside vt_task_cancel and takes the request out of the store's queue, so
+ * the worker never does the work. If a worker had already taken it, the
+ * worker's completion is refused and it releases the slot itself (`held`).
+ * Either way the slot's memory (key, value buffer, store_req) stays with
+ * the dead connection until the store has let go of it. When the cancel
+ * loses (the store completed first), nothing differs from a normal
+ * completion.
+ */
+static void conn_cancel_pending(conn *c)
+{
+	loop *l = c->l;
+
+	for (uint32_t i = c->s_head; i != c->s_tail; i++) {
+		slot *s = &c->slots[i % NSLOTS];
+
+		if (s->done || s->prom == NULL)
+			continue;
+		if (vt_task_cancel(s->h.t) == 0) {
+			s->canceled = true;
+			c->ncanceled++;
+			CNT(l, cancels);
+		} else {
+			CNT(l, cancel_late); /* completed first: op_done is on its way */
+		}
+	}
+}
+
+/* A dead connection's memory can go once no continuation is pending and
+ * the store holds none of its canceled requests. */
+static bool conn_releasable(conn *c)
+{
+	if (c->pending != 0)
+		return false;
+	if (c->ncanceled == 0)
+		return true;
+	for (uint32_t i = c->s_head; i != c->s_tail; i++) {
+		slot *s = &c->slots[i % NSLOTS];
+
+		/* Acquire; pairs with the release in store_cancel or store_done_vt. */
+		if (s->canceled && __atomic_load_n(&s->req.held, __ATOMIC_ACQUIRE) != 0)
+			return false;
+	}
+	c->ncanceled = 0;
+	return true;
+}
+
 /* Close now; the memory waits on the dead list until no operation of the
- * connection is pending (their continuations consume and drop results). */
+ * connection is pending (valuetask: canceled, see above; baseline: their
+ * continuations consume and drop the results). */
 static void conn_close(conn *c)
 {
 	loop *l = c->l;
@@ -1162,6 +1253,8 @@ static void conn_close(conn *c)
 	if (c->closed)
 		return;
 	c->closed = true;
+	if (c->pending != 0 && l->s->cfg.mode == MODE_VT)
+		conn_cancel_pending(c);
 	epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
@@ -1185,7 +1278,7 @@ static void loop_reap(loop *l)
 	while (*pp != NULL) {
 		conn *c = *pp;
 
-		if (c->pending == 0) {
+		if (conn_releasable(c)) {
 			*pp = c->next;
 			conn_free(c);
 		} else {
@@ -1236,8 +1329,8 @@ static void cmd_stats(conn *c)
 	srv *s = c->l->s;
 	counters sum;
 	vt_pool_stats ps, pt;
-	uint64_t allocs, frees, served, cancelled, inflight = 0, nconns = 0;
-	char buf[3072];
+	uint64_t allocs, frees, served, cancelled, skipped, inflight = 0, nconns = 0;
+	char buf[3584];
 	int n;
 	static const char *mode_names[] = { "valuetask", "baseline", "baseline-async" };
 
@@ -1269,19 +1362,20 @@ static void cmd_stats(conn *c)
 		nconns += __atomic_load_n(&l->nconns, __ATOMIC_RELAXED);
 	}
 	malloc_count_read(&allocs, &frees);
-	store_counts(s->st, &served, &cancelled);
+	store_counts(s->st, &served, &cancelled, &skipped);
 	n = snprintf(buf, sizeof(buf),
 		     "# vt-server\r\nmode:%s\r\nloops:%d\r\nstore_latency_us:%u\r\n"
 		     "connected_clients:%llu\r\naccepted:%llu\r\nclosed:%llu\r\n"
 		     "cmds:%llu\r\ngets:%llu\r\nhits:%llu\r\nmisses:%llu\r\n"
 		     "sets:%llu\r\nsets_cache:%llu\r\nsets_store:%llu\r\ndels:%llu\r\npings:%llu\r\n"
 		     "err_replies:%llu\r\nproto_errors:%llu\r\nbusy:%llu\r\ncanceled:%llu\r\n"
-		     "dropped_results:%llu\r\nout_pauses:%llu\r\nmax_out_bytes:%llu\r\n"
+		     "dropped_results:%llu\r\ncancels:%llu\r\ncancel_late:%llu\r\n"
+		     "out_pauses:%llu\r\nmax_out_bytes:%llu\r\n"
 		     "max_output:%zu\r\nmax_bulk:%zu\r\ninflight:%llu\r\n"
 		     "pool_capacity:%llu\r\npool_created:%llu\r\npool_rented:%llu\r\n"
 		     "pool_rents:%llu\r\npool_returns:%llu\r\npool_empty_rents:%llu\r\n"
 		     "baseline_ops_live:%llu\r\nbaseline_ops_total:%llu\r\n"
-		     "store_served:%llu\r\nstore_cancelled:%llu\r\n"
+		     "store_served:%llu\r\nstore_cancelled:%llu\r\nstore_skipped:%llu\r\n"
 		     "cache_keys:%zu\r\nstore_keys:%zu\r\n"
 		     "mallocs:%llu\r\nfrees:%llu\r\n",
 		     mode_names[s->cfg.mode], s->cfg.loops, s->cfg.store_latency_us,
@@ -1293,7 +1387,8 @@ static void cmd_stats(conn *c)
 		     (unsigned long long)sum.dels, (unsigned long long)sum.pings,
 		     (unsigned long long)sum.err_replies, (unsigned long long)sum.proto_errors,
 		     (unsigned long long)sum.busy, (unsigned long long)sum.canceled,
-		     (unsigned long long)sum.dropped, (unsigned long long)sum.out_pauses,
+		     (unsigned long long)sum.dropped, (unsigned long long)sum.cancels,
+		     (unsigned long long)sum.cancel_late, (unsigned long long)sum.out_pauses,
 		     (unsigned long long)sum.max_out, s->cfg.max_output, s->cfg.max_bulk,
 		     (unsigned long long)inflight, (unsigned long long)pt.capacity,
 		     (unsigned long long)pt.created, (unsigned long long)pt.rented,
@@ -1301,7 +1396,7 @@ static void cmd_stats(conn *c)
 		     (unsigned long long)pt.empty_rents,
 		     (unsigned long long)(sum.base_new - sum.base_free),
 		     (unsigned long long)sum.base_new, (unsigned long long)served,
-		     (unsigned long long)cancelled, kv_count(s->cache),
+		     (unsigned long long)cancelled, (unsigned long long)skipped, kv_count(s->cache),
 		     kv_count(store_table(s->st)), (unsigned long long)allocs,
 		     (unsigned long long)frees);
 	if (n < 0 || n >= (int)sizeof(buf))
@@ -1359,9 +1454,13 @@ static void *loop_main(void *self)
 
 		if (!l->stop_seen && __atomic_load_n(&l->stopping, __ATOMIC_ACQUIRE))
 			loop_begin_stop(l);
-		if (l->stop_seen && l->inflight == 0)
+		if (l->stop_seen && l->inflight == 0 && l->dead == NULL)
 			break;
-		n = epoll_wait(l->ep, evs, 256, l->stop_seen ? 10 : -1);
+		bool exec = false;
+
+		/* A dead connection whose canceled request a worker still holds
+		 * is looked at again within 10 ms (nothing wakes us for it). */
+		n = epoll_wait(l->ep, evs, 256, l->stop_seen || l->dead != NULL ? 10 : -1);
 		for (int i = 0; i < n; i++) {
 			void *tag = evs[i].data.ptr;
 			conn *c;
@@ -1370,8 +1469,10 @@ static void *loop_main(void *self)
 				loop_accept(l);
 				continue;
 			}
-			if (tag == TAG_EXEC)
-				continue; /* drained below */
+			if (tag == TAG_EXEC) {
+				exec = true; /* drained below, after the I/O */
+				continue;
+			}
 			c = tag;
 			if (c->closed)
 				continue;
@@ -1382,7 +1483,11 @@ static void *loop_main(void *self)
 			else if (evs[i].events & EPOLLOUT)
 				conn_write(c);
 		}
-		loop_exec_drain(&l->ex);
+		/* Run the continuations the store's workers (and our own
+		 * cancels) posted; at most VT_LOOP_BATCH, and the fd stays
+		 * readable when more wait. */
+		if (exec)
+			(void)vt_loop_run_once(l->vl);
 		if (l->dead != NULL)
 			loop_reap(l);
 	}
@@ -1405,6 +1510,43 @@ static void *loop_main(void *self)
 /* ======================================================================
  * Setup, signals, shutdown
  * ==================================================================== */
+
+/*
+ * The loop's executor: the library's vt_loop. Its rings must never refuse
+ * a post: a refused post makes vt_executor_dispatch run the continuation
+ * inline on the completing thread (a store worker), which must not touch
+ * the connection. Every continuation is one operation in flight, and those
+ * are bounded by pool_capacity (the promise pool's, or the baseline's
+ * equal bound), so each ring, and the shared inject ring, holds more than
+ * that. Producers: the store workers, this loop (cancels), main (wake-ups).
+ */
+static int loop_create_exec(loop *l, const srv_config *cfg)
+{
+	vt_loop_config lc;
+	uint32_t q = 64;
+
+	while (q < cfg->pool_capacity + 64u)
+		q <<= 1;
+	vt_loop_config_default(&lc);
+	lc.queue_size = q;
+	lc.inject_size = q;
+	lc.max_producers = (uint32_t)cfg->store_threads + 2;
+	if (vt_loop_create(&l->vl, &lc) != 0)
+		return -1;
+	l->ex = vt_loop_executor(l->vl);
+	return 0;
+}
+
+static void loop_nop(void *state)
+{
+	(void)state;
+}
+
+/* Make the loop look at its `stopping` flag. */
+static void loop_wake(loop *l)
+{
+	(void)vt_loop_post(l->vl, loop_nop, NULL);
+}
 
 static int listen_on(const char *host, int port)
 {
@@ -1599,7 +1741,7 @@ int main(int argc, char **argv)
 		}
 		port = bound_port(l->lfd); /* port 0: the others join the one we got */
 		l->ep = epoll_create1(EPOLL_CLOEXEC);
-		if (loop_exec_init(&l->ex, (size_t)s.cfg.pool_capacity + 64) < 0) {
+		if (loop_create_exec(l, &s.cfg) != 0) {
 			fprintf(stderr, "vt-server: executor: out of memory\n");
 			return 1;
 		}
@@ -1617,7 +1759,7 @@ int main(int argc, char **argv)
 		epoll_ctl(l->ep, EPOLL_CTL_ADD, l->lfd, &ev);
 		ev.events = EPOLLIN;
 		ev.data.ptr = TAG_EXEC;
-		epoll_ctl(l->ep, EPOLL_CTL_ADD, loop_exec_fd(&l->ex), &ev);
+		epoll_ctl(l->ep, EPOLL_CTL_ADD, vt_loop_fd(l->vl), &ev);
 	}
 	s.port = port;
 	for (int i = 0; i < s.cfg.loops; i++)
@@ -1634,7 +1776,7 @@ int main(int argc, char **argv)
 	/* 1. Loops stop accepting and reading: no new operations. */
 	for (int i = 0; i < s.cfg.loops; i++) {
 		__atomic_store_n(&s.loops[i].stopping, 1, __ATOMIC_RELEASE);
-		loop_exec_wake(&s.loops[i].ex);
+		loop_wake(&s.loops[i]);
 	}
 	/* 2. The store cancels what is queued (each completes with -ECANCELED,
 	 *    and its continuation consumes it on its loop) and stops. */
@@ -1650,17 +1792,20 @@ int main(int argc, char **argv)
 			leaked_promises += vt_promise_pool_destroy(&l->pool);
 		leaked_base += l->cnt.base_new - l->cnt.base_free;
 		leaked_conns += l->nconns;
-		loop_exec_destroy(&l->ex);
+		/* The loop thread is gone: this thread is the only drainer now.
+		 * What is left in the queue is wake-ups. */
+		(void)vt_loop_destroy(&l->vl);
 		close(l->ep);
 	}
 	{
-		uint64_t served, cancelled;
+		uint64_t served, cancelled, skipped;
 
-		store_counts(s.st, &served, &cancelled);
+		store_counts(s.st, &served, &cancelled, &skipped);
 		fprintf(stderr,
-			"vt-server: shutdown: store served %llu, cancelled %llu; "
+			"vt-server: shutdown: store served %llu, cancelled %llu, skipped %llu; "
 			"promises outstanding %d, baseline ops outstanding %llu, connections %llu\n",
-			(unsigned long long)served, (unsigned long long)cancelled, leaked_promises,
+			(unsigned long long)served, (unsigned long long)cancelled,
+			(unsigned long long)skipped, leaked_promises,
 			(unsigned long long)leaked_base, (unsigned long long)leaked_conns);
 	}
 	store_destroy(&s.st);

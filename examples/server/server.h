@@ -27,7 +27,6 @@
 #include <valuetask.h>
 
 #include "kv.h"
-#include "loop_exec.h"
 #include "store.h"
 
 enum srv_mode { MODE_VT, MODE_BASE, MODE_BASE_ASYNC };

@@ -22,7 +22,7 @@ struct store {
 	int nthreads;
 	pthread_t *threads;
 	kv *table;
-	uint64_t served, cancelled; /* under mu */
+	uint64_t served, cancelled, skipped; /* under mu */
 };
 
 static uint64_t now_ns(void)
@@ -74,6 +74,20 @@ static void store_serve(store *s, store_req *r)
 	r->done(r, res); /* last touch of r */
 }
 
+/* Under mu: take the head (a worker owns it from here). */
+static store_req *store_pop(store *s)
+{
+	store_req *r = s->head;
+
+	s->head = r->next;
+	if (s->head != NULL)
+		s->head->prev = NULL;
+	else
+		s->tail = NULL;
+	r->queued = 0;
+	return r;
+}
+
 static void *store_worker(void *arg)
 {
 	store *s = arg;
@@ -93,12 +107,8 @@ static void *store_worker(void *arg)
 		}
 		if (s->stopping) {
 			/* Shutdown: cancel what is queued. */
-			while (s->head != NULL && n < STORE_BATCH) {
-				batch[n++] = s->head;
-				s->head = s->head->next;
-			}
-			if (s->head == NULL)
-				s->tail = NULL;
+			while (s->head != NULL && n < STORE_BATCH)
+				batch[n++] = store_pop(s);
 			s->cancelled += (uint64_t)n;
 			pthread_mutex_unlock(&s->mu);
 			for (int i = 0; i < n; i++)
@@ -118,19 +128,13 @@ static void *store_worker(void *arg)
 				pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 				continue;
 			}
-			while (s->head != NULL && n < STORE_BATCH && s->head->due_ns <= now) {
-				batch[n++] = s->head;
-				s->head = s->head->next;
-			}
+			while (s->head != NULL && n < STORE_BATCH && s->head->due_ns <= now)
+				batch[n++] = store_pop(s);
 		} else {
-			while (s->head != NULL && n < STORE_BATCH) {
-				batch[n++] = s->head;
-				s->head = s->head->next;
-			}
+			while (s->head != NULL && n < STORE_BATCH)
+				batch[n++] = store_pop(s);
 		}
-		if (s->head == NULL)
-			s->tail = NULL;
-		else if (s->idle > 0)
+		if (s->head != NULL && s->idle > 0)
 			pthread_cond_signal(&s->cv); /* more work: hand it on */
 		s->served += (uint64_t)n;
 		pthread_mutex_unlock(&s->mu);
@@ -172,6 +176,8 @@ int store_create(store **out, int threads, uint32_t latency_us, size_t expected_
 void store_submit(store *s, store_req *r)
 {
 	r->next = NULL;
+	r->prev = NULL;
+	__atomic_store_n(&r->held, 1, __ATOMIC_RELAXED); /* published by the unlock below */
 	r->due_ns = s->latency_us ? now_ns() + (uint64_t)s->latency_us * 1000u : 0;
 	pthread_mutex_lock(&s->mu);
 	if (s->stopping) {
@@ -180,6 +186,8 @@ void store_submit(store *s, store_req *r)
 		r->done(r, -ECANCELED);
 		return;
 	}
+	r->queued = 1;
+	r->prev = s->tail;
 	if (s->tail != NULL) {
 		s->tail->next = r;
 	} else {
@@ -191,6 +199,32 @@ void store_submit(store *s, store_req *r)
 	}
 	s->tail = r;
 	pthread_mutex_unlock(&s->mu);
+}
+
+bool store_cancel(store *s, store_req *r)
+{
+	bool took = false;
+
+	pthread_mutex_lock(&s->mu);
+	if (r->queued) {
+		if (r->prev != NULL)
+			r->prev->next = r->next;
+		else
+			s->head = r->next;
+		if (r->next != NULL)
+			r->next->prev = r->prev;
+		else
+			s->tail = r->prev;
+		r->queued = 0;
+		s->skipped++;
+		took = true;
+		/* A worker timing on the old head wakes at its deadline and
+		 * looks again: nothing to signal. */
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (took)
+		__atomic_store_n(&r->held, 0, __ATOMIC_RELEASE);
+	return took;
 }
 
 void store_stop(store *s)
@@ -225,10 +259,11 @@ kv *store_table(store *s)
 	return s->table;
 }
 
-void store_counts(store *s, uint64_t *served, uint64_t *cancelled)
+void store_counts(store *s, uint64_t *served, uint64_t *cancelled, uint64_t *skipped)
 {
 	pthread_mutex_lock(&s->mu);
 	*served = s->served;
 	*cancelled = s->cancelled;
+	*skipped = s->skipped;
 	pthread_mutex_unlock(&s->mu);
 }

@@ -272,6 +272,48 @@ def case_disconnect_in_flight(srv):
     assert st["connected_clients"] == 1, st["connected_clients"]  # the STATS client
 
 
+def case_cancel_prompt(srv):
+    """valuetask: a client that leaves with misses at the store gets them
+    cancelled (vt_task_cancel). The promises are back in their pools well
+    before the store's latency has elapsed, and the store never runs the
+    withdrawn requests (store_skipped)."""
+    if srv.mode != "valuetask":
+        return  # baseline ops cannot be cancelled: their results are dropped
+    before = srv.stats()
+    clients = []
+    for i in range(6):
+        c = srv.client()
+        c.send(c.cmd("GET", key(170 + i)) + c.cmd("GET", key(2)) + c.cmd("GET", key(180 + i)))
+        clients.append(c)
+    # Wait until the misses are rented (in flight at the store).
+    deadline = time.time() + 1.0
+    while srv.stats()["pool_rented"] < 12 and time.time() < deadline:
+        time.sleep(0.002)
+    t0 = time.time()
+    mid = srv.stats()
+    assert mid["pool_rented"] == 12, "expected 12 misses in flight, %d" % mid["pool_rented"]
+    for c in clients:
+        c.close()
+    while True:
+        st = srv.stats()
+        if st["pool_rented"] == 0 or time.time() - t0 > LATENCY_US / 1e6:
+            break
+        time.sleep(0.002)
+    took = time.time() - t0
+    limit = LATENCY_US / 1e6 / 2
+    assert st["pool_rented"] == 0, "%d promises still rented after %.3f s" % (st["pool_rented"], took)
+    assert took < limit, "promises came back after %.3f s, the store's latency is %.3f s" % (
+        took, LATENCY_US / 1e6)
+    assert st["inflight"] == 0, st["inflight"]
+    assert st["cancels"] - before["cancels"] == 12, (st["cancels"], before["cancels"])
+    skipped = st["store_skipped"] - before["store_skipped"]
+    assert skipped == 12, "the store ran %d withdrawn requests" % (12 - skipped)
+    # After the latency: the store served none of them.
+    time.sleep(LATENCY_US / 1e6 * 1.5)
+    after = srv.stats()
+    assert after["store_served"] == mid["store_served"], (after["store_served"], mid["store_served"])
+
+
 def case_busy(srv):
     # One connection pipelines more misses than the loop's pool holds: the
     # overflow is answered with an error, in order, and nothing leaks.
@@ -351,7 +393,7 @@ def case_shutdown(srv):
 
 
 CASES = [case_basic, case_pipeline_order, case_malformed, case_oversized,
-         case_disconnect_in_flight, case_busy, case_never_reads]
+         case_disconnect_in_flight, case_cancel_prompt, case_busy, case_never_reads]
 
 
 def main():
