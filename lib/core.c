@@ -98,7 +98,8 @@ void vt_core_reset(vt_core *c)
 	 * awaiter may sit in W2's window) and clear it, so that the next
 	 * round's completer never takes it for its own. */
 	if ((s & VT__CORE_AWAITED) && !(s & VT__CORE_COMPLETING)) {
-		(void)vt__core_wait_continuation(c);
+		if (vt__load_acquire(&c->fn) == NULL) /* pairs with A2 */
+			(void)vt__core_wait_continuation(c); /* W2: the awaiter is mid-registration */
 		vt__store_relaxed(&c->fn, (vt_continuation)NULL); /* same thread publishes the next token */
 	}
 }

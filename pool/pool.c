@@ -5,17 +5,18 @@
  * Where a rent looks, in order (docs/pool.md has the argument):
  *   1. own stack          plain loads/stores                 wait-free
  *   2. own ring           SPMC dequeue (CAS)                 lock-free
- *   3. shared ring        MPMC dequeue (CAS)                 lock-free
+ *   3. shared ring        MC dequeue (CAS)                   lock-free
  *   4. other rings        SPMC dequeue (CAS)                 lock-free
  *   5. growth             a new slab, under grow_lock        blocking, rare
  *   6. other stacks       steal: membarrier, then wait for
  *                         the owner to leave its few-
  *                         instruction critical section       blocking, rare
- * and answers NULL only when all of these found nothing. A batch taken from
+ * and answers NULL only when three passes over all of these found nothing
+ * (objects move between tiers while a rent looks). A batch taken from
  * a ring refills the own stack up to half its capacity.
  * A return pushes onto the own stack; a full stack moves half of itself to
  * the own ring (wait-free SPMC enqueue), and a full ring spills into the
- * shared ring (MPMC enqueue: waits for earlier producers to commit).
+ * shared ring (enqueue under shared_lock: blocking, off the steady state).
  * Thread exit, first use of a pool by a thread, create and destroy take a
  * mutex.
  */
@@ -93,12 +94,26 @@ static bool vt__pool_is_live(const vt_pool *p, uint64_t id)
 	return false;
 }
 
-/* Spill one object into the shared ring (MPMC enqueue; never full). */
+/*
+ * Put one object on the shared ring (never full, see struct vt_pool).
+ *
+ * Producers take shared_lock and enqueue in single-producer mode; consumers
+ * stay lock-free (MC dequeue). ck's MPMC enqueue would spin, with no yield,
+ * until every earlier producer commits: with more threads than cores a
+ * producer preempted between reserving and committing costs every other one
+ * its whole time slice (the SPEC §5 cliff). Waiters on a mutex sleep
+ * instead, so the preempted holder gets a core back at once. This path is
+ * off the steady state: ring overflow, thread exit, growth, threads without
+ * a cache slot.
+ */
 static void vt__shared_put(vt_pool *p, void *obj)
 {
 	vt__tsan_release(obj);
-	/* Pairs with the dequeue's load of p_tail in vt__shared_take. */
-	(void)ck_ring_enqueue_mpmc(&p->shared, p->shared_buf, obj);
+	pthread_mutex_lock(&p->shared_lock);
+	/* SP enqueue: fence + store of p_tail; pairs with the dequeue's load of
+	 * p_tail in vt__shared_take. The mutex makes us the only producer. */
+	(void)ck_ring_enqueue_spmc(&p->shared, p->shared_buf, obj);
+	pthread_mutex_unlock(&p->shared_lock);
 }
 
 /* Put obj on c's own ring (c's owner only), else spill to the shared ring. */
@@ -293,8 +308,7 @@ static bool vt__pool_grow(vt_pool *p)
 					p->cfg.obj_init(obj, p->cfg.obj_ctx);
 				vt__obj_poison(p, obj);
 				vt__poison((char *)obj + p->cfg.object_size, p->stride - p->cfg.object_size);
-				vt__tsan_release(obj);
-				(void)ck_ring_enqueue_mpmc(&p->shared, p->shared_buf, obj);
+				vt__shared_put(p, obj);
 			}
 			p->slabs[p->nslabs] = slab;
 			p->slab_bytes[p->nslabs] = bytes;
@@ -331,6 +345,7 @@ static void vt__pool_free_all(vt_pool *p)
 	vt__free(&cfg, p->slabs, sizeof(void *) * p->max_slabs);
 	vt__free(&cfg, p->slab_bytes, sizeof(size_t) * p->max_slabs);
 	pthread_mutex_destroy(&p->grow_lock);
+	pthread_mutex_destroy(&p->shared_lock);
 	vt__free(&cfg, p, sizeof(*p));
 }
 
@@ -371,6 +386,7 @@ int vt_pool_create(vt_pool **out, const vt_pool_config *cfg_in)
 	p->cfg = cfg;
 	p->stride = (cfg.object_size + cfg.object_align - 1) & ~(cfg.object_align - 1);
 	pthread_mutex_init(&p->grow_lock, NULL);
+	pthread_mutex_init(&p->shared_lock, NULL);
 	p->max_slabs = (cfg.capacity + cfg.slab_objects - 1) / cfg.slab_objects;
 	/* shared.size doubles as the buffer's length for vt__pool_free_all. */
 	ck_ring_init(&p->shared, vt__pow2_above(cfg.capacity));
@@ -522,9 +538,18 @@ static void *vt__steal(vt_pool *p, vt__pool_cache *self)
 
 		if (v == self || v->cap == 0 || vt__load_relaxed(&v->count) == 0)
 			continue; /* a hint; checked again under the handshake */
-		/* S0: acquire; one thief at a time per stack; pairs with S2. */
-		if (!vt__cas_acquire(&v->steal, &zero, 1))
-			continue;
+		/* S0: acquire; one thief at a time per stack; pairs with S2. A
+		 * stack another thief holds is waited for, not skipped: what it
+		 * leaves there may be the last free objects. */
+		while (!vt__cas_acquire(&v->steal, &zero, 1)) {
+			zero = 0;
+			if (vt__load_relaxed(&v->count) == 0)
+				break;
+			vt__pool_backoff(&spins);
+		}
+		if (zero != 0)
+			continue; /* emptied while we waited */
+		spins = 0;
 		vt__membarrier(); /* S1 */
 		while (vt__load_acquire(&v->busy) != 0) /* pairs with D3 */
 			vt__pool_backoff(&spins);
@@ -551,46 +576,69 @@ static void *vt__steal(vt_pool *p, vt__pool_cache *self)
 	return NULL;
 }
 
+#define VT__RENT_PASSES 3
+
+/* Pop the own stack, waiting out a thief that holds it (its critical
+ * section is a membarrier and a few moves). NULL when it is empty. */
+static void *vt__stack_pop_wait(vt__pool_cache *c)
+{
+	unsigned int spins = 0;
+	void *obj = NULL;
+	uint32_t n;
+
+	if (c->cap == 0)
+		return NULL;
+	while (!vt__stack_enter(c)) {
+		if (vt__load_relaxed(&c->count) == 0)
+			return NULL; /* a hint: the thief takes, it never adds */
+		vt__pool_backoff(&spins);
+	}
+	n = vt__load_relaxed(&c->count);
+	if (n != 0) {
+		obj = vt__load_relaxed(&c->stack[n - 1]);
+		vt__store_relaxed(&c->count, n - 1);
+	}
+	vt__stack_leave(c);
+	return obj;
+}
+
 void *vt__pool_rent_slow(vt_pool *p)
 {
 	vt__pool_cache *c = vt__cache_claim(p);
 	bool stolen = false;
 	void *obj;
 
-	/* The stack may hold objects already (a slot adopted just now). */
-	if (c->cap != 0 && vt__stack_enter(c)) {
-		uint32_t n = vt__load_relaxed(&c->count);
-		obj = n != 0 ? vt__load_relaxed(&c->stack[n - 1]) : NULL;
-		if (obj != NULL)
-			vt__store_relaxed(&c->count, n - 1);
-		vt__stack_leave(c);
-		if (obj != NULL)
+	/* Objects move between tiers while we look (a thief parks its haul on
+	 * its own ring, an exiting thread drains into the shared ring), so one
+	 * pass can miss them: NULL only after VT__RENT_PASSES passes found
+	 * every tier empty. */
+	for (int pass = 0; pass < VT__RENT_PASSES; pass++) {
+		stolen = false;
+		/* The own stack: it may hold objects that a thief is working on
+		 * (the fast path then stays out), or a slot adopted just now. */
+		if ((obj = vt__stack_pop_wait(c)) != NULL)
 			goto got;
-	}
-	if (vt__ring_take(c, &obj)) {
-		vt__refill(p, c, c);
-		goto got;
-	}
-	do {
-		if (vt__shared_take(p, &obj)) {
-			vt__refill(p, c, NULL);
+		if (vt__ring_take(c, &obj)) {
+			vt__refill(p, c, c);
 			goto got;
 		}
-		for (uint32_t i = 0; i < p->ncaches; i++) {
-			vt__pool_cache *v = &p->caches[i];
-			if (v != c && vt__ring_take(v, &obj)) {
-				vt__refill(p, c, v);
+		do {
+			if (vt__shared_take(p, &obj)) {
+				vt__refill(p, c, NULL);
 				goto got;
 			}
-		}
-	} while (vt__pool_grow(p));
-	stolen = true;
-	if ((obj = vt__steal(p, c)) != NULL)
-		goto got;
-	/* Once more: an exiting thread may have drained its cache meanwhile. */
-	stolen = false;
-	if (vt__shared_take(p, &obj))
-		goto got;
+			for (uint32_t i = 0; i < p->ncaches; i++) {
+				vt__pool_cache *v = &p->caches[i];
+				if (v != c && vt__ring_take(v, &obj)) {
+					vt__refill(p, c, v);
+					goto got;
+				}
+			}
+		} while (vt__pool_grow(p));
+		stolen = true;
+		if ((obj = vt__steal(p, c)) != NULL)
+			goto got;
+	}
 	vt__fetch_add_relaxed(&p->g_empty, 1); /* statistics only */
 	return NULL;
 got:

@@ -65,11 +65,13 @@ struct vt_pool {
 	uint32_t cache_ring_size;
 	uint32_t stack_cap;
 
-	/* Shared MPMC ring of next_pow2(capacity + 1) slots. A ring of N
+	/* Shared ring of next_pow2(capacity + 1) slots: producers under
+	 * shared_lock (SP enqueue), consumers lock-free (MC dequeue). A ring of N
 	 * slots holds N - 1 entries, and the pool never holds more than
 	 * capacity objects, so an enqueue here can never find it full. */
 	ck_ring_t shared __attribute__((aligned(VT__CACHELINE)));
 	ck_ring_buffer_t *shared_buf;
+	pthread_mutex_t shared_lock; /* serialises the shared ring's producers (pool.c) */
 
 	/* Counters for threads without a cache slot (atomic RMW; slow path). */
 	uint64_t g_rents __attribute__((aligned(VT__CACHELINE)));
