@@ -541,14 +541,15 @@ static void *vt__steal(vt_pool *p, vt__pool_cache *self)
 		/* S0: acquire; one thief at a time per stack; pairs with S2. A
 		 * stack another thief holds is waited for, not skipped: what it
 		 * leaves there may be the last free objects. */
-		while (!vt__cas_acquire(&v->steal, &zero, 1)) {
+		bool held = false;
+		while (!(held = vt__cas_acquire(&v->steal, &zero, 1))) {
 			zero = 0;
 			if (vt__load_relaxed(&v->count) == 0)
 				break;
 			vt__pool_backoff(&spins);
 		}
-		if (zero != 0)
-			continue; /* emptied while we waited */
+		if (!held)
+			continue; /* emptied while we waited: the flag is another thief's */
 		spins = 0;
 		vt__membarrier(); /* S1 */
 		while (vt__load_acquire(&v->busy) != 0) /* pairs with D3 */
@@ -631,6 +632,7 @@ void *vt__pool_rent_slow(vt_pool *p)
 				vt__pool_cache *v = &p->caches[i];
 				if (v != c && vt__ring_take(v, &obj)) {
 					vt__refill(p, c, v);
+					stolen = true; /* from another thread's cache */
 					goto got;
 				}
 			}

@@ -193,7 +193,11 @@ int main(int argc, char **argv)
 	uint64_t waits0 = vt_core_window_waits();
 
 	vt_pool_config_default(&cfg);
-	cfg.capacity = 64 * (uint32_t)npairs; /* small: promises travel between threads */
+	/* 64 per pair: promises travel between the threads (a continuation that
+	 * runs on the completer returns its promise there), and with a few dozen
+	 * per pair the awaiter steals them back in batches rather than one at a
+	 * time. At most one promise per pair is out, so no rent may fail. */
+	cfg.capacity = 64 * (uint32_t)npairs;
 	CHECK_EQ(vt_promise_pool_create(&pool, &cfg), 0);
 	pairs = calloc((size_t)npairs, sizeof *pairs);
 	CHECK(pairs != NULL);

@@ -49,7 +49,9 @@ typedef struct vt_pool_config {
 	uint32_t slab_objects;  /* objects per growth step (default 256); the last
 	                           slab is cut to keep capacity exact */
 	uint32_t initial_objects; /* created by create(), in whole slabs (default 0) */
-	uint32_t cache_size;    /* objects a thread's cache holds (default 256); 0 = no caches */
+	uint32_t cache_size;    /* objects a thread's private stack holds (default 256); its
+	                           ring holds up to next_pow2(cache_size + 1) - 1 more before
+	                           spilling to the shared ring; 0 = no caches */
 	uint32_t max_threads;   /* threads that get a cache; the rest use the shared
 	                           ring (default 64) */
 	void (*obj_init)(void *obj, void *ctx); /* once per object, when its slab is made */
@@ -68,7 +70,7 @@ typedef struct vt_pool_stats {
 	uint64_t rents;        /* successful rents */
 	uint64_t returns;      /* returns */
 	uint64_t empty_rents;  /* rents that found the pool empty and answered NULL */
-	uint64_t steals;       /* rents served from another thread's cache */
+	uint64_t steals;       /* rents served from another thread's cache (ring or stack) */
 	uint64_t slabs;        /* slabs allocated */
 } vt_pool_stats;
 
