@@ -60,7 +60,7 @@ VT_API void vt_threadpool_config_default(vt_threadpool_config *cfg);
 /* Start the workers. 0; VT_EINVAL (NULLs, threads 0 or over 1024, sizes not
  * a power of two or under 2, allocator.alloc and .free not both set or both
  * NULL); VT_ENOMEM (nothing started, nothing leaked, *out untouched).
- * Allocates 3 + threads + max_producers blocks, all here (none later). */
+ * Allocates 4 + threads + max_producers blocks, all here (none later). */
 VT_API VT_NODISCARD int vt_threadpool_create(vt_threadpool **out, const vt_threadpool_config *cfg);
 
 /* The pool as an executor (valid until destroy). NULL for NULL. */
