@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc_internal.h"
 #include "compose_internal.h"
 #include "valuetask/shared.h"
 
@@ -28,6 +29,7 @@ struct vt_shared {
 
 struct vt_shared_pool {
 	vt_pool *pool;
+	vt_allocator alloc; /* where this handle came from: cfg.allocator */
 };
 
 int vt_shared_pool_create(vt_shared_pool **out, const vt_pool_config *cfg_in)
@@ -45,12 +47,15 @@ int vt_shared_pool_create(vt_shared_pool **out, const vt_pool_config *cfg_in)
 	cfg.object_size = sizeof(vt_shared);
 	cfg.object_align = 64;
 	cfg.obj_init = NULL;
-	sp = malloc(sizeof(*sp));
+	if (!vt__mem_valid(&cfg.allocator))
+		return VT_EINVAL;
+	sp = vt__mem_alloc(&cfg.allocator, sizeof(*sp), _Alignof(vt_shared_pool));
 	if (sp == NULL)
 		return VT_ENOMEM;
+	sp->alloc = cfg.allocator;
 	rc = vt_pool_create(&sp->pool, &cfg);
 	if (rc != 0) {
-		free(sp);
+		vt__mem_free(&cfg.allocator, sp, sizeof(*sp));
 		return rc;
 	}
 	*out = sp;
@@ -64,7 +69,11 @@ int vt_shared_pool_destroy(vt_shared_pool **pool)
 	if (pool == NULL || *pool == NULL)
 		return VT_EINVAL;
 	rc = vt_pool_destroy(&(*pool)->pool);
-	free(*pool);
+	{
+		vt_allocator a = (*pool)->alloc;
+
+		vt__mem_free(&a, *pool, sizeof(**pool));
+	}
 	*pool = NULL;
 	return rc;
 }

@@ -13,10 +13,14 @@
  * and late returns still land in its inbox); the next new thread adopts it.
  * Homes and nodes are therefore made once and reused for the life of the
  * process: then() allocates only while the number of nodes in flight grows.
+ * Both come from the process-wide default allocator (vt_set_default_allocator,
+ * alloc.h) and are never freed. A failed allocation answers VT_ENOMEM with
+ * the task untouched (a home made before a failed node stays this thread's).
  */
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "alloc_internal.h"
 #include "compose_internal.h"
 #include "valuetask/compose.h"
 
@@ -72,7 +76,10 @@ static vt__then_home *vt__home(void)
 		vt__orphans = h->next_orphan;
 	pthread_mutex_unlock(&vt__home_lock);
 	if (h == NULL) {
-		if (posix_memalign((void **)&h, 64, sizeof(*h)) != 0)
+		vt_allocator a = vt__mem_default();
+
+		h = vt__mem_alloc(&a, sizeof(*h), 64);
+		if (h == NULL)
 			return NULL;
 		h->local = NULL;
 		h->inbox = NULL;
@@ -100,7 +107,12 @@ static vt__then_node *vt__node_get(void)
 		h->local = n->next;
 		return n;
 	}
-	n = malloc(sizeof(*n)); /* warm-up only: the pool of nodes grows to the peak in flight */
+	{
+		vt_allocator a = vt__mem_default();
+
+		/* warm-up only: the pool of nodes grows to the peak in flight */
+		n = vt__mem_alloc(&a, sizeof(*n), _Alignof(vt__then_node));
+	}
 	if (n != NULL)
 		n->home = h;
 	return n;

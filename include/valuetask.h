@@ -6,6 +6,7 @@
 #ifndef VALUETASK_H
 #define VALUETASK_H
 
+#include "valuetask/alloc.h"
 #include "valuetask/common.h"
 #include "valuetask/compose.h"
 #include "valuetask/core.h"

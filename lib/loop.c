@@ -21,12 +21,14 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "alloc_internal.h"
 #include "valuetask/loop.h"
 #include "workq_internal.h"
 
 struct vt_loop {
 	vt_executor ex; /* first: the executor face */
 	vt__workq q;
+	vt_allocator alloc; /* where the loop itself came from */
 	int efd;
 	uint32_t stop;
 	uint32_t cursor; /* the drainer's scan position */
@@ -85,20 +87,23 @@ int vt_loop_create(vt_loop **out, const vt_loop_config *cfg_in)
 		vt_loop_config_default(&cfg);
 	if (cfg.queue_size < 2 || (cfg.queue_size & (cfg.queue_size - 1)) || cfg.inject_size < 2 ||
 	    (cfg.inject_size & (cfg.inject_size - 1)) || cfg.max_producers > 4096 ||
-	    cfg.queue_size > (UINT32_C(1) << 24) || cfg.inject_size > (UINT32_C(1) << 24))
+	    cfg.queue_size > (UINT32_C(1) << 24) || cfg.inject_size > (UINT32_C(1) << 24) ||
+	    !vt__mem_valid(&cfg.allocator))
 		return VT_EINVAL;
-	if (posix_memalign((void **)&loop, 64, sizeof(*loop)) != 0)
+	loop = vt__mem_alloc(&cfg.allocator, sizeof(*loop), 64);
+	if (loop == NULL)
 		return VT_ENOMEM;
 	memset(loop, 0, sizeof(*loop));
+	loop->alloc = cfg.allocator;
 	loop->ex.post = vt__loop_post;
 	loop->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (loop->efd < 0) {
-		free(loop);
+		vt__mem_free(&cfg.allocator, loop, sizeof(*loop));
 		return VT_ENOMEM;
 	}
-	if (vt__workq_init(&loop->q, cfg.max_producers, 0, cfg.queue_size, cfg.inject_size) != 0) {
+	if (vt__workq_init(&loop->q, cfg.max_producers, 0, cfg.queue_size, cfg.inject_size, &cfg.allocator) != 0) {
 		close(loop->efd);
-		free(loop);
+		vt__mem_free(&cfg.allocator, loop, sizeof(*loop));
 		return VT_ENOMEM;
 	}
 	*out = loop;
@@ -185,7 +190,11 @@ int vt_loop_destroy(vt_loop **ploop)
 		;
 	vt__workq_fini(&loop->q);
 	close(loop->efd);
-	free(loop);
+	{
+		vt_allocator a = loop->alloc;
+
+		vt__mem_free(&a, loop, sizeof(*loop));
+	}
 	*ploop = NULL;
 	return 0;
 }

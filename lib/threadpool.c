@@ -18,17 +18,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc_internal.h"
 #include "futex_internal.h"
 #include "valuetask/threadpool.h"
 #include "workq_internal.h"
 
 enum { VT__TP_RUNNING = 0, VT__TP_CLOSING = 1, VT__TP_DRAIN = 2, VT__TP_JOINED = 3 };
 
+struct vt__tp_start {
+	vt_threadpool *tp;
+	uint32_t index;
+	pthread_t thread;
+};
+
 struct vt_threadpool {
 	vt_executor ex; /* first: the executor face */
 	vt__workq q;
 	vt_threadpool_config cfg;
-	pthread_t *threads;
+	struct vt__tp_start *threads; /* cfg.threads; each is its worker's start argument */
 	uint32_t nstarted;
 	pthread_mutex_t shutdown_lock;
 	uint32_t phase; /* VT__TP_*: written under shutdown_lock, read by workers */
@@ -149,18 +156,20 @@ static int vt__tp_check(const vt_threadpool_config *c)
 	return 0;
 }
 
-struct vt__tp_start {
-	vt_threadpool *tp;
-	uint32_t index;
-};
-
 static void *vt__tp_thread(void *arg)
 {
-	struct vt__tp_start st = *(struct vt__tp_start *)arg;
+	const struct vt__tp_start *st = arg; /* lives until destroy, after the join */
 
-	free(arg);
-	vt__workq_bind(&st.tp->q, st.index);
-	return vt__tp_worker(st.tp);
+	vt__workq_bind(&st->tp->q, st->index);
+	return vt__tp_worker(st->tp);
+}
+
+static void vt__tp_free(vt_threadpool *tp)
+{
+	vt_allocator a = tp->cfg.allocator;
+
+	vt__mem_free(&a, tp->threads, sizeof(*tp->threads) * tp->cfg.threads);
+	vt__mem_free(&a, tp, sizeof(*tp));
 }
 
 int vt_threadpool_create(vt_threadpool **out, const vt_threadpool_config *cfg_in)
@@ -176,22 +185,23 @@ int vt_threadpool_create(vt_threadpool **out, const vt_threadpool_config *cfg_in
 		cfg = *cfg_in;
 	else
 		vt_threadpool_config_default(&cfg);
-	if (vt__tp_check(&cfg) != 0)
+	if (vt__tp_check(&cfg) != 0 || !vt__mem_valid(&cfg.allocator))
 		return VT_EINVAL;
-	if (posix_memalign((void **)&tp, 64, sizeof(*tp)) != 0)
+	tp = vt__mem_alloc(&cfg.allocator, sizeof(*tp), 64);
+	if (tp == NULL)
 		return VT_ENOMEM;
 	memset(tp, 0, sizeof(*tp));
 	tp->ex.post = vt__tp_post;
 	tp->cfg = cfg;
-	tp->threads = calloc(cfg.threads, sizeof(pthread_t));
+	tp->threads = vt__mem_alloc(&cfg.allocator, sizeof(*tp->threads) * cfg.threads, _Alignof(struct vt__tp_start));
 	if (tp->threads == NULL) {
-		free(tp);
+		vt__tp_free(tp);
 		return VT_ENOMEM;
 	}
+	memset(tp->threads, 0, sizeof(*tp->threads) * cfg.threads);
 	if (vt__workq_init(&tp->q, cfg.threads + cfg.max_producers, cfg.threads, cfg.queue_size,
-			   cfg.inject_size) != 0) {
-		free(tp->threads);
-		free(tp);
+			   cfg.inject_size, &cfg.allocator) != 0) {
+		vt__tp_free(tp);
 		return VT_ENOMEM;
 	}
 	pthread_mutex_init(&tp->shutdown_lock, NULL);
@@ -201,15 +211,11 @@ int vt_threadpool_create(vt_threadpool **out, const vt_threadpool_config *cfg_in
 		goto fail;
 	}
 	for (uint32_t i = 0; i < cfg.threads; i++) {
-		struct vt__tp_start *st = malloc(sizeof(*st));
-		if (st == NULL) {
-			rc = VT_ENOMEM;
-			goto fail;
-		}
+		struct vt__tp_start *st = &tp->threads[i];
+
 		st->tp = tp;
 		st->index = i;
-		if (pthread_create(&tp->threads[i], &attr, vt__tp_thread, st) != 0) {
-			free(st);
+		if (pthread_create(&st->thread, &attr, vt__tp_thread, st) != 0) {
 			rc = VT_ENOMEM;
 			goto fail;
 		}
@@ -223,8 +229,7 @@ fail:
 	(void)vt_threadpool_shutdown(tp); /* joins the workers started so far */
 	vt__workq_fini(&tp->q);
 	pthread_mutex_destroy(&tp->shutdown_lock);
-	free(tp->threads);
-	free(tp);
+	vt__tp_free(tp);
 	return rc;
 }
 
@@ -247,7 +252,7 @@ int vt_threadpool_shutdown(vt_threadpool *tp)
 		vt__fetch_add_acq_rel(&tp->epoch, 1); /* pairs with the workers' load of epoch */
 		vt__futex_wake(&tp->epoch, INT_MAX);
 		for (uint32_t i = 0; i < tp->nstarted; i++)
-			pthread_join(tp->threads[i], NULL);
+			pthread_join(tp->threads[i].thread, NULL);
 		vt__store_relaxed(&tp->phase, VT__TP_JOINED); /* no worker is left to read it */
 	}
 	pthread_mutex_unlock(&tp->shutdown_lock);
@@ -267,8 +272,7 @@ int vt_threadpool_destroy(vt_threadpool **ptp)
 		return rc;
 	vt__workq_fini(&tp->q);
 	pthread_mutex_destroy(&tp->shutdown_lock);
-	free(tp->threads);
-	free(tp);
+	vt__tp_free(tp);
 	*ptp = NULL;
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc_internal.h"
 #include "workq_internal.h"
 
 CK_RING_PROTOTYPE(vt__work, vt__work)
@@ -36,11 +37,9 @@ static pthread_once_t vt__wq_once = PTHREAD_ONCE_INIT;
 static int vt__wq_key_ok;
 static _Thread_local int vt__wq_armed;
 
-static void *vt__wq_alloc(size_t n)
+static void *vt__wq_alloc(const vt__workq *q, size_t n)
 {
-	void *p = NULL;
-
-	return posix_memalign(&p, VT__WQ_CACHELINE, n) == 0 ? p : NULL;
+	return vt__mem_alloc(&q->alloc, n, VT__WQ_CACHELINE);
 }
 
 static bool vt__wq_is_live(const vt__workq *q, uint64_t id)
@@ -128,20 +127,25 @@ static vt__wq_tls *vt__wq_claim(vt__workq *q)
 }
 
 int vt__workq_init(vt__workq *q, uint32_t nslots, uint32_t reserved, uint32_t ring_size,
-		   uint32_t inject_size)
+		   uint32_t inject_size, const vt_allocator *a)
 {
 	memset(q, 0, sizeof(*q));
+	if (a != NULL)
+		q->alloc = *a;
+	q->inject_size = inject_size;
 	q->nslots = nslots;
 	q->reserved = reserved;
 	q->ring_size = ring_size;
 	q->high = reserved;
-	q->slots = vt__wq_alloc(sizeof(vt__wq_slot) * (nslots ? nslots : 1));
-	q->inject_buf = vt__wq_alloc(sizeof(vt__work) * inject_size);
-	if (q->slots == NULL || q->inject_buf == NULL)
+	q->slots = vt__wq_alloc(q, sizeof(vt__wq_slot) * (nslots ? nslots : 1));
+	if (q->slots == NULL)
 		goto nomem;
-	memset(q->slots, 0, sizeof(vt__wq_slot) * nslots);
+	memset(q->slots, 0, sizeof(vt__wq_slot) * nslots); /* before any goto: fini reads buf */
+	q->inject_buf = vt__wq_alloc(q, sizeof(vt__work) * inject_size);
+	if (q->inject_buf == NULL)
+		goto nomem;
 	for (uint32_t i = 0; i < nslots; i++) {
-		q->slots[i].buf = vt__wq_alloc(sizeof(vt__work) * ring_size);
+		q->slots[i].buf = vt__wq_alloc(q, sizeof(vt__work) * ring_size);
 		if (q->slots[i].buf == NULL)
 			goto nomem;
 		ck_ring_init(&q->slots[i].ring, ring_size);
@@ -179,9 +183,9 @@ void vt__workq_fini(vt__workq *q)
 		pthread_mutex_destroy(&q->inject_lock);
 	if (q->slots != NULL)
 		for (uint32_t i = 0; i < q->nslots; i++)
-			free(q->slots[i].buf);
-	free(q->slots);
-	free(q->inject_buf);
+			vt__mem_free(&q->alloc, q->slots[i].buf, sizeof(vt__work) * q->ring_size);
+	vt__mem_free(&q->alloc, q->slots, sizeof(vt__wq_slot) * (q->nslots ? q->nslots : 1));
+	vt__mem_free(&q->alloc, q->inject_buf, sizeof(vt__work) * q->inject_size);
 	q->slots = NULL;
 	q->inject_buf = NULL;
 }

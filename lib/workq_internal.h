@@ -42,6 +42,7 @@
 #include <ck_ring.h>
 #include <pthread.h>
 
+#include "valuetask/alloc.h"
 #include "valuetask/common.h"
 #include "valuetask/error.h"
 
@@ -89,6 +90,8 @@ typedef struct vt__workq {
 	uint32_t closed;       /* K1 */
 	ck_ring_t inject __attribute__((aligned(VT__WQ_CACHELINE)));
 	vt__work *inject_buf;
+	uint32_t inject_size;
+	vt_allocator alloc;    /* where slots, rings and inject_buf came from */
 	pthread_mutex_t inject_lock __attribute__((aligned(VT__WQ_CACHELINE))); /* inject's producers; close */
 	struct vt__workq *next_live; /* registry of live queues (workq.c) */
 } vt__workq;
@@ -96,11 +99,12 @@ typedef struct vt__workq {
 /*
  * Set up q with `nslots` producer slots (the first `reserved` of them only
  * for vt__workq_bind) of `ring_size` entries each (a power of two; a ring of
- * N slots holds N - 1 items) and an inject ring of `inject_size` entries.
- * 0 or VT_ENOMEM.
+ * N slots holds N - 1 items) and an inject ring of `inject_size` entries,
+ * allocated through `a` (NULL: libc), which fini uses again.
+ * 0 or VT_ENOMEM (nothing left allocated; q needs no fini).
  */
 int vt__workq_init(vt__workq *q, uint32_t nslots, uint32_t reserved, uint32_t ring_size,
-		   uint32_t inject_size);
+		   uint32_t inject_size, const vt_allocator *a);
 void vt__workq_fini(vt__workq *q);
 
 /* Make reserved slot `index` the calling thread's slot for q. */

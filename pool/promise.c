@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc_internal.h"
 #include "pool_internal.h"
 #include "valuetask/promise.h"
 
@@ -52,24 +53,6 @@ struct vt_promise_pool {
 	vt__cancel_slot *cancel; /* NULL until the first registration */
 };
 
-static void *vt__pp_alloc(const vt_allocator *a, size_t size, size_t align)
-{
-	void *ptr = NULL;
-
-	if (a->alloc != NULL)
-		return a->alloc(size, align, a->ctx);
-	return posix_memalign(&ptr, align < sizeof(void *) ? sizeof(void *) : align, size) == 0 ? ptr : NULL;
-}
-
-static void vt__pp_free(const vt_allocator *a, void *ptr, size_t size)
-{
-	if (ptr == NULL)
-		return;
-	if (a->free != NULL)
-		a->free(ptr, size, a->ctx);
-	else
-		free(ptr);
-}
 
 _Static_assert(sizeof(vt_promise) <= 64, "a pooled promise fits one cache line");
 
@@ -202,7 +185,7 @@ static vt__cancel_slot *vt__cancel_slot_of(vt_promise_pool *pp, const vt_promise
 		return NULL;
 	if (tab == NULL && make) {
 		size_t bytes = sizeof(vt__cancel_slot) * pp->capacity;
-		vt__cancel_slot *mine = vt__pp_alloc(&pp->allocator, bytes, 64);
+		vt__cancel_slot *mine = vt__mem_alloc(&pp->allocator, bytes, 64);
 		if (mine == NULL)
 			return NULL;
 		memset(mine, 0, bytes);
@@ -211,7 +194,7 @@ static vt__cancel_slot *vt__cancel_slot_of(vt_promise_pool *pp, const vt_promise
 		if (__atomic_compare_exchange_n(&pp->cancel, &tab, mine, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 			tab = mine;
 		else
-			vt__pp_free(&pp->allocator, mine, bytes);
+			vt__mem_free(&pp->allocator, mine, bytes);
 	}
 	return tab == NULL ? NULL : &tab[i];
 }
@@ -341,7 +324,7 @@ int vt_promise_pool_create(vt_promise_pool **out, const vt_pool_config *cfg_in)
 		cfg = *cfg_in;
 	else
 		vt_pool_config_default(&cfg);
-	if ((cfg.allocator.alloc == NULL) != (cfg.allocator.free == NULL))
+	if (!vt__mem_valid(&cfg.allocator))
 		return VT_EINVAL;
 	cfg.object_size = sizeof(vt_promise);
 	cfg.object_align = 64;
@@ -350,8 +333,7 @@ int vt_promise_pool_create(vt_promise_pool **out, const vt_pool_config *cfg_in)
 	 * type-stable memory. Those stay readable; the rest is poisoned. */
 	cfg.keep_readable = offsetof(vt_promise, core) + offsetof(vt_core, fn);
 
-	pp = cfg.allocator.alloc != NULL ? cfg.allocator.alloc(sizeof(*pp), _Alignof(vt_promise_pool), cfg.allocator.ctx)
-					 : malloc(sizeof(*pp));
+	pp = vt__mem_alloc(&cfg.allocator, sizeof(*pp), _Alignof(vt_promise_pool));
 	if (pp == NULL)
 		return VT_ENOMEM;
 	memset(pp, 0, sizeof(*pp));
@@ -364,21 +346,18 @@ int vt_promise_pool_create(vt_promise_pool **out, const vt_pool_config *cfg_in)
 			slab = cfg.capacity;
 		pp->max_runs = slab == 0 ? 1 : (cfg.capacity + slab - 1) / slab + 1;
 	}
-	pp->run_base = vt__pp_alloc(&pp->allocator, sizeof(uintptr_t) * pp->max_runs, _Alignof(uintptr_t));
-	pp->run_first = vt__pp_alloc(&pp->allocator, sizeof(uint32_t) * pp->max_runs, _Alignof(uint32_t));
-	pp->run_count = vt__pp_alloc(&pp->allocator, sizeof(uint32_t) * pp->max_runs, _Alignof(uint32_t));
+	pp->run_base = vt__mem_alloc(&pp->allocator, sizeof(uintptr_t) * pp->max_runs, _Alignof(uintptr_t));
+	pp->run_first = vt__mem_alloc(&pp->allocator, sizeof(uint32_t) * pp->max_runs, _Alignof(uint32_t));
+	pp->run_count = vt__mem_alloc(&pp->allocator, sizeof(uint32_t) * pp->max_runs, _Alignof(uint32_t));
 	rc = VT_ENOMEM;
 	cfg.obj_init = vt__promise_init;
 	cfg.obj_ctx = pp;
 	if (pp->run_base == NULL || pp->run_first == NULL || pp->run_count == NULL ||
 	    (rc = vt_pool_create(&pp->pool, &cfg)) != 0) {
-		vt__pp_free(&pp->allocator, pp->run_base, sizeof(uintptr_t) * pp->max_runs);
-		vt__pp_free(&pp->allocator, pp->run_first, sizeof(uint32_t) * pp->max_runs);
-		vt__pp_free(&pp->allocator, pp->run_count, sizeof(uint32_t) * pp->max_runs);
-		if (pp->allocator.free != NULL)
-			pp->allocator.free(pp, sizeof(*pp), pp->allocator.ctx);
-		else
-			free(pp);
+		vt__mem_free(&pp->allocator, pp->run_base, sizeof(uintptr_t) * pp->max_runs);
+		vt__mem_free(&pp->allocator, pp->run_first, sizeof(uint32_t) * pp->max_runs);
+		vt__mem_free(&pp->allocator, pp->run_count, sizeof(uint32_t) * pp->max_runs);
+		vt__mem_free(&cfg.allocator, pp, sizeof(*pp));
 		return rc;
 	}
 	*out = pp;
@@ -394,14 +373,15 @@ int vt_promise_pool_destroy(vt_promise_pool **pool)
 		return VT_EINVAL;
 	pp = *pool;
 	out = vt_pool_destroy(&pp->pool);
-	vt__pp_free(&pp->allocator, pp->cancel, sizeof(vt__cancel_slot) * pp->capacity);
-	vt__pp_free(&pp->allocator, pp->run_base, sizeof(uintptr_t) * pp->max_runs);
-	vt__pp_free(&pp->allocator, pp->run_first, sizeof(uint32_t) * pp->max_runs);
-	vt__pp_free(&pp->allocator, pp->run_count, sizeof(uint32_t) * pp->max_runs);
-	if (pp->allocator.free != NULL)
-		pp->allocator.free(pp, sizeof(*pp), pp->allocator.ctx);
-	else
-		free(pp);
+	vt__mem_free(&pp->allocator, pp->cancel, sizeof(vt__cancel_slot) * pp->capacity);
+	vt__mem_free(&pp->allocator, pp->run_base, sizeof(uintptr_t) * pp->max_runs);
+	vt__mem_free(&pp->allocator, pp->run_first, sizeof(uint32_t) * pp->max_runs);
+	vt__mem_free(&pp->allocator, pp->run_count, sizeof(uint32_t) * pp->max_runs);
+	{
+		vt_allocator a = pp->allocator;
+
+		vt__mem_free(&a, pp, sizeof(*pp));
+	}
 	*pool = NULL;
 	return out;
 }

@@ -39,11 +39,15 @@ typedef void (*vt_then_fn)(void *state, int err, vt_value value);
  *
  * Allocation: none per call once warm. A registration needs a small node
  * (48 bytes); nodes are recycled through a per-thread free list, so a
- * program allocates at most one per then() in flight, once.
+ * program allocates at most one per then() in flight, once (plus a 64-byte
+ * header per thread alive at once). Nodes and headers come from the
+ * process-wide default allocator (vt_set_default_allocator, alloc.h) and
+ * are never freed.
  *
  * 0; VT_EINVAL (fn NULL); VT_ETOKEN (stale task); VT_EAWAITED (already
  * awaited); VT_ENOMEM (no node could be made). On an error nothing
- * changed and fn is not called.
+ * changed and fn is not called: t is neither consumed nor registered, and
+ * may be registered again.
  */
 VT_API int vt_task_then(vt_task t, vt_then_fn fn, void *state, vt_executor *ex);
 

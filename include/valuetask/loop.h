@@ -21,6 +21,7 @@
 #ifndef VALUETASK_LOOP_H
 #define VALUETASK_LOOP_H
 
+#include "alloc.h"
 #include "common.h"
 #include "error.h"
 #include "executor.h"
@@ -36,12 +37,15 @@ typedef struct vt_loop_config {
 	uint32_t queue_size;    /* items per producer ring, a power of two (default 1024) */
 	uint32_t max_producers; /* threads that get their own ring (default 16) */
 	uint32_t inject_size;   /* items in the shared ring, a power of two (default 4096) */
+	vt_allocator allocator; /* the loop's memory (alloc.h); default {NULL}: libc */
 } vt_loop_config;
 
 /* Fill cfg with the defaults above. */
 VT_API void vt_loop_config_default(vt_loop_config *cfg);
 
-/* 0; VT_EINVAL; VT_ENOMEM (also when the eventfd cannot be made). */
+/* 0; VT_EINVAL (also allocator.alloc and .free not both set or both NULL);
+ * VT_ENOMEM (also when the eventfd cannot be made; nothing leaked, *out
+ * untouched). Allocates 3 + max_producers blocks, all here (none later). */
 VT_API VT_NODISCARD int vt_loop_create(vt_loop **out, const vt_loop_config *cfg);
 
 /* The loop as an executor (valid until destroy). NULL for NULL. */

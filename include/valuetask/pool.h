@@ -24,6 +24,7 @@
 #ifndef VALUETASK_POOL_H
 #define VALUETASK_POOL_H
 
+#include "alloc.h"
 #include "common.h"
 #include "error.h"
 
@@ -32,14 +33,6 @@ extern "C" {
 #endif
 
 typedef struct vt_pool vt_pool;
-
-/* Where a pool's memory comes from. A NULL alloc selects the defaults
- * (aligned_alloc/free). Hooks may be called from any thread. */
-typedef struct vt_allocator {
-	void *(*alloc)(size_t size, size_t align, void *ctx); /* NULL on failure */
-	void (*free)(void *ptr, size_t size, void *ctx);
-	void *ctx;
-} vt_allocator;
 
 typedef struct vt_pool_config {
 	/* public */
@@ -56,7 +49,7 @@ typedef struct vt_pool_config {
 	                           ring (default 64) */
 	void (*obj_init)(void *obj, void *ctx); /* once per object, when its slab is made */
 	void *obj_ctx;
-	vt_allocator allocator;
+	vt_allocator allocator; /* alloc.h; NULL alloc: libc (posix_memalign/free) */
 	size_t keep_readable;   /* bytes at the start of each object that stay
 	                           readable while it is free (default 0); the rest
 	                           is poisoned under ASan and valgrind (see

@@ -32,6 +32,7 @@
 #ifndef VALUETASK_THREADPOOL_H
 #define VALUETASK_THREADPOOL_H
 
+#include "alloc.h"
 #include "common.h"
 #include "error.h"
 #include "executor.h"
@@ -50,13 +51,16 @@ typedef struct vt_threadpool_config {
 	uint32_t inject_size;   /* items in the shared ring, a power of two (default 4096) */
 	uint32_t spin;          /* idle polls before parking (default 200) */
 	size_t stack_size;      /* worker stack in bytes; 0 = the system default */
+	vt_allocator allocator; /* the pool's memory (alloc.h); default {NULL}: libc */
 } vt_threadpool_config;
 
 /* Fill cfg with the defaults above. */
 VT_API void vt_threadpool_config_default(vt_threadpool_config *cfg);
 
 /* Start the workers. 0; VT_EINVAL (NULLs, threads 0 or over 1024, sizes not
- * a power of two or under 2); VT_ENOMEM (nothing started, nothing leaked). */
+ * a power of two or under 2, allocator.alloc and .free not both set or both
+ * NULL); VT_ENOMEM (nothing started, nothing leaked, *out untouched).
+ * Allocates 4 + threads + max_producers blocks, all here (none later). */
 VT_API VT_NODISCARD int vt_threadpool_create(vt_threadpool **out, const vt_threadpool_config *cfg);
 
 /* The pool as an executor (valid until destroy). NULL for NULL. */
