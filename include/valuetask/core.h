@@ -119,12 +119,37 @@ VT_INLINE void vt_core_set_executor(vt_core *c, vt_executor *ex)
 
 /* ---- completing --------------------------------------------------------- */
 
-/* Shared body of every completion; check == false completes whatever version is current. */
-VT_INLINE int vt__core_complete(vt_core *c, bool check, uint16_t token, uint64_t status, uint64_t bits)
+/*
+ * C2 and P, once C1 has claimed the result slot (seen: the state C1
+ * replaced), then run the continuation. The second half of
+ * vt__core_complete, and of a split completion (vt__core_claim, used by
+ * cancellation).
+ */
+VT_INLINE void vt__core_publish(vt_core *c, uint64_t seen, uint64_t status, uint64_t bits)
 {
 	vt_continuation fn = NULL;
 	void *st = NULL;
 	vt_executor *ex = NULL;
+
+	if (seen & VT__CORE_AWAITED) {
+		fn = vt__load_acquire(&c->fn); /* C2: pairs with A2 in on_completed (D2 in detach) */
+		if (VT_UNLIKELY(fn == NULL))
+			fn = vt__core_wait_continuation(c); /* window W2 */
+		st = vt__load_relaxed(&c->fn_state); /* ordered after C2 */
+		ex = vt__load_relaxed(&c->fn_ex);
+		vt__store_relaxed(&c->fn, (vt_continuation)NULL); /* next round starts empty; published by P */
+	}
+	vt__store_relaxed(&c->value, bits); /* published by P */
+	/* P: release; pairs with the acquire loads of status/get_result/consume
+	 * and with A0/A3 in on_completed. Nobody writes `state` between C1 and P. */
+	vt__store_release(&c->state, seen | VT__CORE_COMPLETING | (status << VT__CORE_STATUS_SHIFT));
+	if (fn != NULL)
+		vt_executor_dispatch(ex, fn, st);
+}
+
+/* Shared body of every completion; check == false completes whatever version is current. */
+VT_INLINE int vt__core_complete(vt_core *c, bool check, uint16_t token, uint64_t status, uint64_t bits)
+{
 	uint64_t s = vt__load_relaxed(&c->state); /* a guess; C1 validates it */
 
 	do {
@@ -135,21 +160,7 @@ VT_INLINE int vt__core_complete(vt_core *c, bool check, uint16_t token, uint64_t
 		/* C1: acquire; pairs with R1 (release) of the previous consume, so
 		 * that round's read of `value` happens before this write of it. */
 	} while (!vt__cas_acquire(&c->state, &s, s | VT__CORE_COMPLETING));
-
-	if (s & VT__CORE_AWAITED) {
-		fn = vt__load_acquire(&c->fn); /* C2: pairs with A2 in on_completed */
-		if (VT_UNLIKELY(fn == NULL))
-			fn = vt__core_wait_continuation(c); /* window W2 */
-		st = vt__load_relaxed(&c->fn_state); /* ordered after C2 */
-		ex = vt__load_relaxed(&c->fn_ex);
-		vt__store_relaxed(&c->fn, (vt_continuation)NULL); /* next round starts empty; published by P */
-	}
-	vt__store_relaxed(&c->value, bits); /* published by P */
-	/* P: release; pairs with the acquire loads of status/get_result/consume
-	 * and with A0/A3 in on_completed. Nobody writes `state` between C1 and P. */
-	vt__store_release(&c->state, s | VT__CORE_COMPLETING | (status << VT__CORE_STATUS_SHIFT));
-	if (fn != NULL)
-		vt_executor_dispatch(ex, fn, st);
+	vt__core_publish(c, s, status, bits);
 	return 0;
 }
 
@@ -415,29 +426,6 @@ VT_INLINE int vt__core_claim(vt_core *c, uint16_t token, uint64_t *seen)
 					      __ATOMIC_RELAXED));
 	*seen = s;
 	return 0;
-}
-
-/* C2 and P after vt__core_claim (seen: what it returned), then run the
- * continuation. Same steps as vt__core_complete. */
-VT_INLINE void vt__core_publish(vt_core *c, uint64_t seen, uint64_t status, uint64_t bits)
-{
-	vt_continuation fn = NULL;
-	void *st = NULL;
-	vt_executor *ex = NULL;
-
-	if (seen & VT__CORE_AWAITED) {
-		fn = vt__load_acquire(&c->fn); /* C2: pairs with A2/D2 */
-		if (VT_UNLIKELY(fn == NULL))
-			fn = vt__core_wait_continuation(c); /* window W2 */
-		st = vt__load_relaxed(&c->fn_state); /* ordered after C2 */
-		ex = vt__load_relaxed(&c->fn_ex);
-		vt__store_relaxed(&c->fn, (vt_continuation)NULL); /* published by P */
-	}
-	vt__store_relaxed(&c->value, bits); /* published by P */
-	/* P: release; pairs as P in vt__core_complete. */
-	vt__store_release(&c->state, seen | VT__CORE_COMPLETING | (status << VT__CORE_STATUS_SHIFT));
-	if (fn != NULL)
-		vt_executor_dispatch(ex, fn, st);
 }
 
 /*
