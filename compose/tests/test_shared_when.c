@@ -5,25 +5,7 @@
 
 #include "check.h"
 #include "valuetask.h"
-
-static vt_promise_pool *make_pool(uint32_t capacity)
-{
-	vt_pool_config cfg;
-	vt_promise_pool *pp;
-
-	vt_pool_config_default(&cfg);
-	cfg.capacity = capacity;
-	CHECK_EQ(vt_promise_pool_create(&pp, &cfg), 0);
-	return pp;
-}
-
-static uint64_t rented(vt_promise_pool *pp)
-{
-	vt_pool_stats st;
-
-	vt_promise_pool_get_stats(pp, &st);
-	return st.rented;
-}
+#include "pool_util.h"
 
 static void count(void *arg)
 {
