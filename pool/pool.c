@@ -152,12 +152,12 @@ static void vt__cache_drain(vt_pool *p, vt__pool_cache *c)
 	void *obj;
 
 	/* A thief may hold the stack for a moment: wait it out. */
-	while (c->cap != 0 && !vt__stack_enter(c))
+	while (p->stack_cap != 0 && !vt__stack_enter(c))
 		vt__pool_backoff(&spins);
 	for (uint32_t n = vt__load_relaxed(&c->count); n > 0; n--)
 		vt__shared_put(p, vt__load_relaxed(&c->stack[n - 1]));
 	vt__store_relaxed(&c->count, 0);
-	if (c->cap != 0)
+	if (p->stack_cap != 0)
 		vt__stack_leave(c);
 	while (ck_ring_dequeue_spmc(&c->ring, c->buf, &obj)) {
 		vt__tsan_acquire(obj);
@@ -220,6 +220,8 @@ static vt__pool_cache *vt__cache_claim(vt_pool *p)
 			if (vt__load_relaxed(&p->caches[i].owner) == 0 &&
 			    vt__cas_acquire(&p->caches[i].owner, &expected, me)) {
 				c = &p->caches[i];
+				/* A new owner starts with the full spill limit. */
+				vt__store_relaxed(&c->cap, p->stack_cap);
 				break;
 			}
 		}
@@ -512,7 +514,7 @@ static bool vt__ring_take(vt__pool_cache *v, void **obj)
  * up to half its capacity, so the next rents stay on the fast path. */
 static void vt__refill(vt_pool *p, vt__pool_cache *c, vt__pool_cache *from)
 {
-	uint32_t n, target = c->cap / 2;
+	uint32_t n, target = vt__load_relaxed(&c->cap) / 2; /* the spill limit */
 	void *obj;
 
 	if (target == 0 || !vt__stack_enter(c))
@@ -536,7 +538,7 @@ static void *vt__steal(vt_pool *p, vt__pool_cache *self)
 		unsigned int spins = 0;
 		void *first;
 
-		if (v == self || v->cap == 0 || vt__load_relaxed(&v->count) == 0)
+		if (v == self || p->stack_cap == 0 || vt__load_relaxed(&v->count) == 0)
 			continue; /* a hint; checked again under the handshake */
 		/* S0: acquire; one thief at a time per stack; pairs with S2. A
 		 * stack another thief holds is waited for, not skipped: what it
@@ -567,6 +569,10 @@ static void *vt__steal(vt_pool *p, vt__pool_cache *self)
 					vt__shared_put(p, obj);
 			}
 			vt__store_relaxed(&v->count, n - take);
+			/* The spill limit (pool_internal.h): v's returns are
+			 * wanted elsewhere, so they go to its ring from now on.
+			 * Relaxed: a policy; v reads it relaxed. */
+			vt__store_relaxed(&v->cap, 0);
 		}
 		vt__store_release(&v->steal, 0); /* S2: pairs with D2 */
 		if (first != NULL) {
@@ -581,13 +587,13 @@ static void *vt__steal(vt_pool *p, vt__pool_cache *self)
 
 /* Pop the own stack, waiting out a thief that holds it (its critical
  * section is a membarrier and a few moves). NULL when it is empty. */
-static void *vt__stack_pop_wait(vt__pool_cache *c)
+static void *vt__stack_pop_wait(vt_pool *p, vt__pool_cache *c)
 {
 	unsigned int spins = 0;
 	void *obj = NULL;
 	uint32_t n;
 
-	if (c->cap == 0)
+	if (p->stack_cap == 0 || c == &vt__tls_no_cache)
 		return NULL;
 	while (!vt__stack_enter(c)) {
 		if (vt__load_relaxed(&c->count) == 0)
@@ -609,6 +615,11 @@ void *vt__pool_rent_slow(vt_pool *p)
 	bool stolen = false;
 	void *obj;
 
+	/* This thread rents again: it keeps its returns on its stack again
+	 * (the spill limit, pool_internal.h). Relaxed, as every access to it. */
+	if (c != &vt__tls_no_cache && vt__load_relaxed(&c->cap) != p->stack_cap)
+		vt__store_relaxed(&c->cap, p->stack_cap);
+
 	/* Objects move between tiers while we look (a thief parks its haul on
 	 * its own ring, an exiting thread drains into the shared ring), so one
 	 * pass can miss them: NULL only after VT__RENT_PASSES passes found
@@ -617,7 +628,7 @@ void *vt__pool_rent_slow(vt_pool *p)
 		stolen = false;
 		/* The own stack: it may hold objects that a thief is working on
 		 * (the fast path then stays out), or a slot adopted just now. */
-		if ((obj = vt__stack_pop_wait(c)) != NULL)
+		if ((obj = vt__stack_pop_wait(p, c)) != NULL)
 			goto got;
 		if (vt__ring_take(c, &obj)) {
 			vt__refill(p, c, c);
@@ -658,14 +669,19 @@ void vt__pool_return_slow(vt_pool *p, void *obj)
 		vt__fetch_add_relaxed(&p->g_returns, 1); /* statistics only */
 		return;
 	}
-	/* The stack is full (or a thief holds it): move half of it to the own
-	 * ring, then push. */
-	if (c->cap != 0 && vt__stack_enter(c)) {
+	/* The stack is at its spill limit (or a thief holds it): move what is
+	 * over half the limit to the own ring, then push; at limit 0 (other
+	 * threads want what we return) everything goes to the ring. */
+	if (p->stack_cap != 0 && vt__stack_enter(c)) {
+		uint32_t lim = vt__load_relaxed(&c->cap); /* relaxed: the spill limit */
 		uint32_t n = vt__load_relaxed(&c->count);
-		while (n > c->cap / 2)
+		while (n > lim / 2)
 			vt__ring_put(p, c, vt__load_relaxed(&c->stack[--n]));
-		vt__store_relaxed(&c->stack[n], obj);
-		vt__store_relaxed(&c->count, n + 1);
+		if (lim != 0)
+			vt__store_relaxed(&c->stack[n++], obj);
+		else
+			vt__ring_put(p, c, obj);
+		vt__store_relaxed(&c->count, n);
 		vt__stack_leave(c);
 	} else {
 		vt__ring_put(p, c, obj);

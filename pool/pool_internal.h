@@ -39,12 +39,27 @@
  *         lock-free CAS on c_head); ck_ring puts c_head and p_tail on
  *         separate cache lines.
  */
+/*
+ * Spill limit. A thread that only returns (the far end of a producer ->
+ * consumer handoff) would fill its stack while the renter, finding every
+ * ring empty, could reach those objects only by stealing, one membarrier
+ * per steal. So a thief that had to steal from a stack sets that owner's
+ * `cap` to 0: the owner's next return spills its stack to its ring, and its
+ * later returns go there too, where renters take them lock-free. The owner
+ * sets `cap` back to the pool's stack_cap when it next rents through the
+ * slow path (it is a renter again). `cap` is only a policy: the stack array
+ * always has stack_cap slots, so any value either side reads is safe; both
+ * sides read and write it relaxed.
+ */
 typedef struct vt__pool_cache {
 	/* The owner's line: every rent and return touches only this. */
 	uint32_t busy;   /* D1/D3 */
 	uint32_t steal;  /* S0/S2: a thief holds the stack */
 	uint32_t count;  /* objects on the stack */
-	uint32_t cap;    /* stack capacity; 0 without stacks */
+	uint32_t cap;    /* how many the owner keeps on the stack before spilling
+	                    half to its ring: the pool's stack_cap, or 0 while
+	                    other threads need what this thread returns (see
+	                    "spill limit" below); 0 without stacks */
 	void **stack;
 	uint64_t rents;  /* counters written only by the owner, read racily by get_stats */
 	uint64_t returns;
@@ -168,7 +183,8 @@ static inline void vt__pool_return_fast(vt_pool *p, void *obj)
 		vt__signal_fence();
 		if (VT_LIKELY(vt__load_acquire(&c->steal) == 0)) { /* D2 */
 			uint32_t n = vt__load_relaxed(&c->count);
-			if (VT_LIKELY(n < c->cap)) {
+			/* relaxed: the spill limit, a policy a thief may lower */
+			if (VT_LIKELY(n < vt__load_relaxed(&c->cap))) {
 				vt__store_relaxed(&c->stack[n], obj);
 				vt__store_relaxed(&c->count, n + 1);
 				vt__store_release(&c->busy, 0); /* D3 */
