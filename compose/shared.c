@@ -140,8 +140,14 @@ int vt_shared_create(vt_shared_pool *pool, vt_task t, vt_shared **out)
 	if (VT__TASK_HAS_SOURCE(t) && vt_task_status(t) == VT_ETOKEN)
 		return VT_ETOKEN;
 	s = vt_pool_rent(pool->pool);
-	if (s == NULL)
-		return VT_EEXHAUSTED;
+	if (s == NULL) {
+		vt_pool_stats st;
+
+		/* Which failure: every object made and out, or a slab the pool
+		 * could not allocate (it made fewer than its capacity). */
+		vt_pool_get_stats(pool->pool, &st);
+		return st.created < st.capacity ? VT_ENOMEM : VT_EEXHAUSTED;
+	}
 	/* Plain initialisation: s is ours until a registration below or the
 	 * return publishes it. */
 	s->pool = pool;

@@ -417,7 +417,7 @@ static uint64_t scenario_loop(uint64_t fail_at)
 
 /* Shared pool: its handle, the pool's blocks, and the pool's growth while
  * shared results are made to capacity (a growth failure there answers
- * VT_EEXHAUSTED, the rent's documented failure, with the task untouched). */
+ * VT_ENOMEM, with the task untouched). */
 static uint64_t scenario_shared(uint64_t fail_at)
 {
 	vt_pool_config cfg;
@@ -441,7 +441,7 @@ static uint64_t scenario_shared(uint64_t fail_at)
 
 			rc = vt_shared_create(sp, t, &s[i]);
 			if (rc != 0) {
-				CHECK_EQ(rc, VT_EEXHAUSTED);
+				CHECK_EQ(rc, VT_ENOMEM);
 				CHECK_EQ(A.failures, before + 1);
 				rc = vt_shared_create(sp, t, &s[i]);
 			}

@@ -66,6 +66,29 @@ static void test_shared(void)
 	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
 }
 
+/* Every shared result out: VT_EEXHAUSTED (back-pressure), not VT_ENOMEM,
+ * and one back makes the next create succeed. (A slab that cannot be
+ * allocated answers VT_ENOMEM: reliability/fault_inject.c.) */
+static void test_shared_exhausted(void)
+{
+	vt_pool_config cfg;
+	vt_shared_pool *sp;
+	vt_shared *s[3], *extra = NULL;
+
+	vt_pool_config_default(&cfg);
+	cfg.capacity = 3;
+	CHECK_EQ(vt_shared_pool_create(&sp, &cfg), 0);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(vt_shared_create(sp, vt_task_from_value(vt_value_i64(i)), &s[i]), 0);
+	CHECK_EQ(vt_shared_create(sp, vt_task_from_value(vt_value_i64(9)), &extra), VT_EEXHAUSTED);
+	CHECK(extra == NULL);
+	vt_shared_release(s[1]);
+	CHECK_EQ(vt_shared_create(sp, vt_task_from_value(vt_value_i64(9)), &s[1]), 0);
+	for (int i = 0; i < 3; i++)
+		vt_shared_release(s[i]);
+	CHECK_EQ(vt_shared_pool_destroy(&sp), 0);
+}
+
 /* ---- when ------------------------------------------------------------------ */
 
 static void test_when_all(void)
@@ -317,6 +340,7 @@ int main(int argc, char **argv)
 	vt_ck_args(argc, argv, &g_threads, &g_iters);
 	if (!stress) {
 		RUN(test_shared);
+		RUN(test_shared_exhausted);
 		RUN(test_when_all);
 		RUN(test_when_any);
 		g_iters = 2000;

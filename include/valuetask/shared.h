@@ -58,8 +58,10 @@ VT_API int vt_shared_pool_destroy(vt_shared_pool **pool);
 /*
  * Take over t and return a shared result holding one reference. t is
  * consumed when it completes (on the completing thread). 0; VT_EINVAL;
- * VT_EEXHAUSTED (pool empty); VT_ETOKEN (t is stale); VT_EAWAITED (t has a
- * continuation already). On an error t is untouched and *out unchanged.
+ * VT_EEXHAUSTED (all capacity shared results are out); VT_ENOMEM (the pool
+ * is below capacity and could not allocate its next slab); VT_ETOKEN (t is
+ * stale); VT_EAWAITED (t has a continuation already). On an error t is
+ * untouched and *out unchanged.
  */
 VT_API int vt_shared_create(vt_shared_pool *pool, vt_task t, vt_shared **out);
 
