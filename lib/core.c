@@ -54,6 +54,48 @@ vt_continuation vt__core_wait_continuation(vt_core *c)
 	return fn;
 }
 
+/* W2, then the rest of vt__core_publish (core.h). */
+void vt__core_publish_waiting(vt_core *c, uint64_t seen, uint64_t status, uint64_t bits)
+{
+	vt__core_publish_run(c, seen, status, bits, vt__core_wait_continuation(c));
+}
+
+/* Post fn to ex; run it here if ex refuses (never lose it). */
+void vt__core_post(vt_executor *ex, vt_continuation fn, void *state)
+{
+	(void)vt_executor_dispatch(ex, fn, state);
+}
+
+/*
+ * vt_core_on_completed past its fast path: the state was not "pending, not
+ * awaited" for this token, or A1's CAS lost a race. Starts over from a
+ * fresh load.
+ */
+int vt__core_on_completed_slow(vt_core *c, uint16_t token, vt_continuation fn, void *state, vt_executor *ex)
+{
+	for (;;) {
+		uint64_t s;
+		vt_executor *run_ex;
+		int rc = vt__core_await_claim(c, token, 0, &s); /* A1, waiting out W1 */
+
+		if (rc == 0) {
+			vt__core_register(c, fn, state, ex != NULL ? ex : vt__load_relaxed(&c->ex));
+			return 0;
+		}
+		if (rc < 0)
+			return rc; /* VT_ETOKEN, VT_EAWAITED */
+		/* A3: acquire; pairs with P. Completed: mark it awaited (a second
+		 * await answers VT_EAWAITED) and run the continuation ourselves.
+		 * The executor is read before the CAS: once it succeeds, a racing
+		 * consumer may recycle the core. A lost CAS starts over. */
+		run_ex = ex != NULL ? ex : vt__load_relaxed(&c->ex);
+		if (vt__cas_acquire(&c->state, &s, s | VT__CORE_AWAITED)) {
+			vt_executor_dispatch(run_ex, fn, state);
+			return 0;
+		}
+	}
+}
+
 #ifdef VT_GENERATION_CHECK
 VT_API _Thread_local uint32_t vt__task_epoch; /* declared in task.h */
 #endif

@@ -101,14 +101,18 @@ static int vt__promise_get_result(vt_source *src, uint16_t token, vt_value *out)
 	st = vt__core_take(&p->core, token, &bits);
 	if (st < 0)
 		return st;
+	/* The answer first, so that the return to the pool is the last step
+	 * (nothing but the answer is live across its slow path). */
+	if (st == VT_SUCCEEDED) {
+		out->u64 = bits;
+		st = 0;
+	} else {
+		st = (int)(int64_t)bits;
+	}
 	/* We won R1: nobody else can reach this line for this rental. The
 	 * promise is not touched after it is back in the pool. */
 	vt__pool_return_fast(p->pool->pool, p);
-	if (st == VT_SUCCEEDED) {
-		out->u64 = bits;
-		return 0;
-	}
-	return (int)(int64_t)bits;
+	return st;
 }
 
 static int vt__promise_on_completed(vt_source *src, uint16_t token, vt_continuation fn, void *state,

@@ -81,9 +81,14 @@ typedef struct vt_core {
 #define VT__CORE_NEXT(s) (((s) + 1) & VT__CORE_VERSION_MASK)
 #endif
 
-/* Slow paths (lib/core.c). */
+/* Slow paths (lib/core.c). Kept out of line so that the inline fast paths
+ * hold nothing across a call and need no callee-saved registers. */
 VT_API uint64_t vt__core_wait_published(vt_core *c, uint64_t seen);
 VT_API vt_continuation vt__core_wait_continuation(vt_core *c);
+VT_API void vt__core_publish_waiting(vt_core *c, uint64_t seen, uint64_t status, uint64_t bits);
+VT_API void vt__core_post(vt_executor *ex, vt_continuation fn, void *state);
+VT_API int vt__core_on_completed_slow(vt_core *c, uint16_t token, vt_continuation fn, void *state,
+				      vt_executor *ex);
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
@@ -119,6 +124,33 @@ VT_INLINE void vt_core_set_executor(vt_core *c, vt_executor *ex)
 
 /* ---- completing --------------------------------------------------------- */
 
+/* P: the value, then the status, release. */
+VT_INLINE void vt__core_publish_value(vt_core *c, uint64_t seen, uint64_t status, uint64_t bits)
+{
+	vt__store_relaxed(&c->value, bits); /* published by P */
+	/* P: release; pairs with the acquire loads of status/get_result/consume
+	 * and with A0/A3 in on_completed. Nobody writes `state` between C1 and P. */
+	vt__store_release(&c->state, seen | VT__CORE_COMPLETING | (status << VT__CORE_STATUS_SHIFT));
+}
+
+/*
+ * The rest of C2, P, and the continuation, once C2 has read fn (non-NULL):
+ * take the registration, publish, run fn (inline, or posted out of line).
+ */
+VT_INLINE void vt__core_publish_run(vt_core *c, uint64_t seen, uint64_t status, uint64_t bits,
+				    vt_continuation fn)
+{
+	void *st = vt__load_relaxed(&c->fn_state); /* ordered after C2 */
+	vt_executor *ex = vt__load_relaxed(&c->fn_ex);
+
+	vt__store_relaxed(&c->fn, (vt_continuation)NULL); /* next round starts empty; published by P */
+	vt__core_publish_value(c, seen, status, bits);
+	if (ex == NULL)
+		fn(st);
+	else
+		vt__core_post(ex, fn, st);
+}
+
 /*
  * C2 and P, once C1 has claimed the result slot (seen: the state C1
  * replaced), then run the continuation. The second half of
@@ -127,24 +159,15 @@ VT_INLINE void vt_core_set_executor(vt_core *c, vt_executor *ex)
  */
 VT_INLINE void vt__core_publish(vt_core *c, uint64_t seen, uint64_t status, uint64_t bits)
 {
-	vt_continuation fn = NULL;
-	void *st = NULL;
-	vt_executor *ex = NULL;
-
 	if (seen & VT__CORE_AWAITED) {
-		fn = vt__load_acquire(&c->fn); /* C2: pairs with A2 in on_completed (D2 in detach) */
+		vt_continuation fn = vt__load_acquire(&c->fn); /* C2: pairs with A2 in on_completed (D2 in detach) */
 		if (VT_UNLIKELY(fn == NULL))
-			fn = vt__core_wait_continuation(c); /* window W2 */
-		st = vt__load_relaxed(&c->fn_state); /* ordered after C2 */
-		ex = vt__load_relaxed(&c->fn_ex);
-		vt__store_relaxed(&c->fn, (vt_continuation)NULL); /* next round starts empty; published by P */
+			vt__core_publish_waiting(c, seen, status, bits); /* window W2 */
+		else
+			vt__core_publish_run(c, seen, status, bits, fn);
+		return;
 	}
-	vt__store_relaxed(&c->value, bits); /* published by P */
-	/* P: release; pairs with the acquire loads of status/get_result/consume
-	 * and with A0/A3 in on_completed. Nobody writes `state` between C1 and P. */
-	vt__store_release(&c->state, seen | VT__CORE_COMPLETING | (status << VT__CORE_STATUS_SHIFT));
-	if (fn != NULL)
-		vt_executor_dispatch(ex, fn, st);
+	vt__core_publish_value(c, seen, status, bits);
 }
 
 /* Shared body of every completion; check == false completes whatever version is current. */
@@ -288,6 +311,46 @@ VT_INLINE int vt_core_consume(vt_core *c, uint16_t token, vt_value *out)
 /* ---- awaiting ----------------------------------------------------------- */
 
 /*
+ * A1 (D1 with extra = DETACHED) for `token`, waiting out window W1: 0 when
+ * this call set AWAITED | extra on the pending core; 1 when the core is
+ * completed and published (nothing changed; *seen is that state);
+ * VT_ETOKEN; VT_EAWAITED.
+ */
+VT_INLINE int vt__core_await_claim(vt_core *c, uint16_t token, uint64_t extra, uint64_t *seen)
+{
+	uint64_t s = vt__load_acquire(&c->state); /* A0: pairs with P */
+
+	for (;;) {
+		if ((uint16_t)s != token)
+			return VT_ETOKEN;
+		if (s & VT__CORE_AWAITED)
+			return VT_EAWAITED;
+		if (!(s & VT__CORE_COMPLETING)) {
+			/* A1/D1: acquire; pairs with R1 of the previous round, so
+			 * that round's reads of the fields finish before we write
+			 * them. */
+			if (vt__cas_acquire(&c->state, &s, s | VT__CORE_AWAITED | extra))
+				return 0;
+			continue;
+		}
+		if (!(s & VT__CORE_STATUS_MASK)) {
+			s = vt__core_wait_published(c, s); /* window W1 */
+			continue;
+		}
+		*seen = s;
+		return 1;
+	}
+}
+
+/* After A1 (or D1) won: the registration's fields, then A2, fn (release). */
+VT_INLINE void vt__core_register(vt_core *c, vt_continuation fn, void *state, vt_executor *ex)
+{
+	vt__store_relaxed(&c->fn_state, state);
+	vt__store_relaxed(&c->fn_ex, ex);
+	vt__store_release(&c->fn, fn); /* A2: pairs with C2 in complete */
+}
+
+/*
  * Run fn(state) once the operation completes: posted to ex if given, else to
  * the core's executor, else inline (on the completing thread, or here when
  * already complete). 0; VT_EINVAL (c or fn NULL); VT_ETOKEN; VT_EAWAITED if a
@@ -301,38 +364,16 @@ VT_INLINE int vt_core_on_completed(vt_core *c, uint16_t token, vt_continuation f
 	if (c == NULL || fn == NULL)
 		return VT_EINVAL;
 	s = vt__load_acquire(&c->state); /* A0: pairs with P */
-	for (;;) {
-		if ((uint16_t)s != token)
-			return VT_ETOKEN;
-		if (s & VT__CORE_AWAITED)
-			return VT_EAWAITED;
-		if (!(s & VT__CORE_COMPLETING)) {
-			/* A1: acquire; pairs with R1 of the previous round, so that
-			 * round's reads of the fields finish before we write them. */
-			if (vt__cas_acquire(&c->state, &s, s | VT__CORE_AWAITED)) {
-				vt__store_relaxed(&c->fn_state, state);
-				vt__store_relaxed(&c->fn_ex, ex != NULL ? ex : vt__load_relaxed(&c->ex));
-				vt__store_release(&c->fn, fn); /* A2: pairs with C2 in complete */
-				return 0;
-			}
-			continue;
-		}
-		if (!(s & VT__CORE_STATUS_MASK)) {
-			s = vt__core_wait_published(c, s); /* window W1 */
-			continue;
-		}
-		/* A3: acquire; pairs with P. Completed: mark it awaited (a second
-		 * await answers VT_EAWAITED) and run the continuation ourselves.
-		 * The executor is read before the CAS: once it succeeds, a racing
-		 * consumer may recycle the core. */
-		{
-			vt_executor *run_ex = ex != NULL ? ex : vt__load_relaxed(&c->ex);
-			if (vt__cas_acquire(&c->state, &s, s | VT__CORE_AWAITED)) {
-				vt_executor_dispatch(run_ex, fn, state);
-				return 0;
-			}
-		}
+	/* The common case, pending and not awaited, here; every other state
+	 * (and a lost CAS) in vt__core_on_completed_slow, which starts over. */
+	if ((uint16_t)s == token && !(s & (VT__CORE_AWAITED | VT__CORE_COMPLETING)) &&
+	    /* A1: acquire; pairs with R1 of the previous round, so that
+	     * round's reads of the fields finish before we write them. */
+	    vt__cas_acquire(&c->state, &s, s | VT__CORE_AWAITED)) {
+		vt__core_register(c, fn, state, ex != NULL ? ex : vt__load_relaxed(&c->ex));
+		return 0;
 	}
+	return vt__core_on_completed_slow(c, token, fn, state, ex);
 }
 
 /* ---- detaching and split completion (composition, issue 4) -------------
@@ -366,29 +407,12 @@ VT_INLINE int vt_core_on_completed(vt_core *c, uint16_t token, vt_continuation f
  */
 VT_INLINE int vt__core_detach(vt_core *c, uint16_t token, vt_continuation release, void *arg)
 {
-	uint64_t s = vt__load_acquire(&c->state); /* pairs with P */
+	uint64_t s;
+	int rc = vt__core_await_claim(c, token, VT__CORE_DETACHED, &s); /* D1 */
 
-	for (;;) {
-		if ((uint16_t)s != token)
-			return VT_ETOKEN;
-		if (s & VT__CORE_AWAITED)
-			return VT_EAWAITED;
-		if (!(s & VT__CORE_COMPLETING)) {
-			/* D1: acquire; pairs with R1 of the previous round (as A1). */
-			if (vt__cas_acquire(&c->state, &s, s | VT__CORE_AWAITED | VT__CORE_DETACHED)) {
-				vt__store_relaxed(&c->fn_state, arg);
-				vt__store_relaxed(&c->fn_ex, (vt_executor *)NULL); /* inline on the completer */
-				vt__store_release(&c->fn, release); /* D2: pairs with C2 in complete */
-				return 0;
-			}
-			continue;
-		}
-		if (!(s & VT__CORE_STATUS_MASK)) {
-			s = vt__core_wait_published(c, s); /* window W1 */
-			continue;
-		}
-		return 1;
-	}
+	if (rc == 0)
+		vt__core_register(c, release, arg, NULL); /* D2; no executor: inline on the completer */
+	return rc;
 }
 
 /*
