@@ -133,6 +133,11 @@ for depth in 1 32; do
 		run "bench_pool$(suffix "$a")" --depth "$depth" --impl valuetask,malloc || status=1
 	done
 done
+# One thread rents, the other returns, at pool capacities 16 and 1024.
+run bench_handoff || status=1
+for a in jemalloc tcmalloc mimalloc; do
+	run "bench_handoff$(suffix "$a")" --impl valuetask,malloc || status=1
+done
 
 # ---- 4. files ---------------------------------------------------------------
 

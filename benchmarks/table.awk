@@ -39,6 +39,10 @@ function allocs_row(what, b, a, t, d,    kv) {
 		if (eq) f[substr($n, 1, eq - 1)] = substr($n, eq + 1)
 	}
 	d = ("depth" in f) ? f["depth"] : "-"
+	if (f["bench"] == "handoff") {  # keyed by the pool's capacity
+		d = f["capacity"]
+		if (!(d in seen_cap)) { seen_cap[d] = 1; caps = caps " " d }
+	}
 	k = key(f["bench"], f["impl"], f["alloc"], f["threads"], d)
 	if ("bytes_op" in f) { bytes[k] = f["bytes_op"]; next }
 	med[k] = f["ns_op_median"] + 0
@@ -53,7 +57,7 @@ function allocs_row(what, b, a, t, d,    kv) {
 		seen_pool_var[f["impl"] SUBSEP f["alloc"] SUBSEP d] = 1
 		pool_vars[d] = pool_vars[d] " " f["impl"] "@" f["alloc"]
 	}
-	if (d != "-" && !(d in seen_depth)) { seen_depth[d] = 1; depths = depths " " d }
+	if (f["bench"] == "pool" && d != "-" && !(d in seen_depth)) { seen_depth[d] = 1; depths = depths " " d }
 }
 END {
 	npass = nmiss = nna = 0
@@ -120,6 +124,16 @@ END {
 			printf " %-10s", (has(kv) && has(kc)) ? sprintf("%.2fx", med[kc] / med[kv]) : "-"
 		}
 		printf "\n"
+	}
+	nc = split(caps, cl, " ")
+	if (nc > 0) {
+		printf "\nhandoff: one thread rents, the other returns (info, no SPEC target); ratio = malloc ns/op / valuetask ns/op\n"
+		for (m = 1; m <= nc; m++) {
+			kv = key("handoff", "valuetask", "glibc", 2, cl[m]); kc = key("handoff", "malloc-glibc", "glibc", 2, cl[m])
+			printf "%-60s %-16s %-16s %s\n", "handoff 2 threads, capacity " cl[m] ": valuetask vs malloc-glibc",
+				has(kv) ? fmt_ns(med[kv]) : "-", has(kc) ? fmt_ns(med[kc]) : "-",
+				(has(kv) && has(kc)) ? sprintf("%.2fx", med[kc] / med[kv]) : "(not measured)"
+		}
 	}
 	nd = split(depths, dl, " ")
 	for (m = 1; m <= nd; m++) {
