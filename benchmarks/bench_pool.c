@@ -23,6 +23,13 @@
  *                      with an atomic exchange, else malloc/free
  *   dpdk               rte_mempool (ring_mp_mc) with its per-lcore cache (256)
  *
+ * bench_pool_packed is this file built with VT_POOL_PACKED_LAYOUT against a
+ * copy of the library built the same way (pool_internal.h: the pool without
+ * its cache-line padding). Its pool rows are named valuetask-packed (and
+ * valuetask-packed-nocache), and by default it runs only valuetask-packed:
+ * beside bench_pool's valuetask rows, the cache-line measurement of
+ * docs/pool.md.
+ *
  * SPEC §5: one thread at least as fast as mimalloc malloc+free; at 4 and 8
  * threads >= 50% of the 2-thread throughput, and p99.9 rent latency < 50 us.
  */
@@ -54,6 +61,14 @@ static unsigned next_pow2(unsigned v)
 }
 
 /* ---- valuetask ---------------------------------------------------------- */
+
+#ifdef VT_POOL_PACKED_LAYOUT
+#define VT_IMPL "valuetask-packed"
+#define DEFAULT_IMPLS VT_IMPL
+#else
+#define VT_IMPL "valuetask"
+#define DEFAULT_IMPLS VT_IMPL ",valuetask-nocache,ckring,ckstack,mutex,malloc,dotnet,dpdk"
+#endif
 
 static int vt_create_common(void **state, unsigned capacity, int max_threads, bool cache, char *err,
 			    size_t errlen)
@@ -423,14 +438,28 @@ VTB_POOL_WORKER(dn_worker, struct dn_pool, dn_rent, dn_ret, (void)0, DN_LEAVE)
 /* ---- the table ---------------------------------------------------------- */
 
 static const vtb_pool_impl impls[] = {
-	{ "valuetask", vt_create, vt_destroy, vt_worker, vt_describe },
-	{ "valuetask-nocache", vt_create_nocache, vt_destroy, vt_worker, vt_describe },
+	{ VT_IMPL, vt_create, vt_destroy, vt_worker, vt_describe },
+	{ VT_IMPL "-nocache", vt_create_nocache, vt_destroy, vt_worker, vt_describe },
 	{ "ckring", ckring_create, ckring_destroy, ckring_worker, NULL },
 	{ "ckstack", ckstack_create, ckstack_destroy, ckstack_worker, NULL },
 	{ "mutex", mutex_create, mutex_destroy, mutex_worker, NULL },
 	{ "malloc", malloc_create, malloc_destroy, malloc_worker, NULL },
 	{ "dotnet", dn_create, dn_destroy, dn_worker, NULL },
 };
+
+/* --impl: in bench_pool_packed, valuetask[-nocache] names the packed pool too. */
+static bool impl_selected(const char *name)
+{
+	size_t n = strlen(VT_IMPL);
+	char plain[64];
+
+	if (strncmp(name, VT_IMPL, n) == 0) {
+		snprintf(plain, sizeof(plain), "valuetask%s", name + n);
+		if (vtb_selected(plain))
+			return true;
+	}
+	return vtb_selected(name);
+}
 
 /* One thread count: every selected implementation, runs interleaved. */
 static void run_threads(const vtb_pool_impl **ims, const char **names, int nimpl, int nthreads,
@@ -517,8 +546,7 @@ int main(int argc, char **argv)
 	const char *names[16];
 	int nsel = 0, maxt = 1;
 
-	vtb_init(argc, argv, "bench_pool",
-		 "valuetask,valuetask-nocache,ckring,ckstack,mutex,malloc,dotnet,dpdk");
+	vtb_init(argc, argv, "bench_pool", DEFAULT_IMPLS);
 	vtb_header("bench_pool");
 	for (int i = 0; i < vtb_opt.nthreads; i++)
 		if (vtb_opt.threads[i] > maxt)
@@ -528,7 +556,7 @@ int main(int argc, char **argv)
 	snprintf(malloc_name, sizeof(malloc_name), "malloc-%s", vtb_allocator_name());
 	timer_overhead();
 	for (size_t i = 0; i < sizeof(impls) / sizeof(impls[0]); i++) {
-		if (!vtb_selected(impls[i].name))
+		if (!impl_selected(impls[i].name))
 			continue;
 		sel[nsel] = &impls[i];
 		names[nsel++] = strcmp(impls[i].name, "malloc") == 0 ? malloc_name : impls[i].name;

@@ -129,6 +129,9 @@ run bench_sync --single-threaded-process || status=1
 run bench_async --single-threaded-process || status=1
 for depth in 1 32; do
 	run bench_pool --depth "$depth" || status=1
+	# The same pool without its cache-line padding, right after it (rows
+	# valuetask-packed; docs/pool.md, "Cache lines, measured").
+	run bench_pool_packed --depth "$depth" || status=1
 	for a in jemalloc tcmalloc mimalloc; do
 		run "bench_pool$(suffix "$a")" --depth "$depth" --impl valuetask,malloc || status=1
 	done

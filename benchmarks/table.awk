@@ -49,7 +49,8 @@ function allocs_row(what, b, a, t, d,    kv) {
 	allocs[k] = f["allocs_op"] + 0
 	if ("p999_ns" in f) p999[k] = f["p999_ns"] + 0
 	if ("ret_p999_ns" in f) op999[k] = f["ret_p999_ns"] + 0
-	if (f["bench"] == "pool" && f["alloc"] == "glibc" && !(f["impl"] SUBSEP d in seen_pool)) {
+	# bench_pool_packed's rows (another executable) have a section of their own.
+	if (f["bench"] == "pool" && f["alloc"] == "glibc" && f["impl"] !~ /^valuetask-packed/ && !(f["impl"] SUBSEP d in seen_pool)) {
 		seen_pool[f["impl"] SUBSEP d] = 1
 		pool_impls[d] = pool_impls[d] " " f["impl"]
 	}
@@ -109,6 +110,24 @@ END {
 	}
 	info_only = 0
 	printf "\n%d PASS, %d MISS, %d not measured\n", npass, nmiss, nna
+
+	# Issue 3 asks to show that the cache-line padding matters; no target.
+	print "\nCache lines, measured (docs/pool.md): the pool as built (padded) vs built with VT_POOL_PACKED_LAYOUT"
+	print "(packed: neighbouring threads' hot fields share lines; bench_pool_packed, run right after bench_pool)"
+	print "ratio = packed ns/op / padded ns/op = padded throughput / packed throughput (> 1: the padding pays)"
+	line("row", "padded", "packed", "ratio", "target", "result")
+	line("---", "------", "------", "-----", "------", "------")
+	nd = split(depths, dl, " ")
+	for (m = 1; m <= nd; m++) {
+		d = dl[m]
+		for (t = 1; t <= 8; t *= 2) {
+			kv = key("pool", "valuetask", "glibc", t, d); kc = key("pool", "valuetask-packed", "glibc", t, d)
+			what = "cache lines: pool " t " thread" (t > 1 ? "s" : "") ", depth " d (t == 1 ? " (control)" : "")
+			if (!has(kv) || !has(kc)) { line(what, "-", "(not measured)", "-", "-", "info"); continue }
+			line(what, sprintf("%.1f Mops/s", 1e3 / med[kv]), sprintf("%.1f Mops/s", 1e3 / med[kc]),
+			     sprintf("%.2fx", med[kc] / med[kv]), "-", "info")
+		}
+	}
 
 	print "\nvaluetask against every comparator: comparator ns/op / valuetask ns/op (> 1: valuetask is faster)"
 	split("sync async xthread_post xthread_inline", bl, " ")

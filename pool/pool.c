@@ -37,10 +37,16 @@ _Thread_local vt__tls_entry vt__tls[VT__TLS_WAYS] __attribute__((tls_model("init
  * (cap 0) and its ring of one slot holds nothing either, so every fast-path
  * attempt falls through to the slow path without writing anything shared. */
 static ck_ring_buffer_t vt__no_cache_buf[1];
-static _Thread_local vt__pool_cache vt__tls_no_cache = {
-	.buf = vt__no_cache_buf,
-	.ring = { .c_head = 0, .p_tail = 0, .p_head = 0, .size = 1, .mask = 0 },
-};
+#define VT__NO_CACHE_COLD \
+	{ .buf = vt__no_cache_buf, .ring = { .c_head = 0, .p_tail = 0, .p_head = 0, .size = 1, .mask = 0 } }
+#ifdef VT_POOL_PACKED_LAYOUT
+/* Nothing writes a no-cache's cold part (its owner is never set, its empty
+ * ring is only dequeued from), so one copy serves every thread. */
+static vt__pool_cache_cold vt__no_cache_cold = VT__NO_CACHE_COLD;
+static _Thread_local vt__pool_cache vt__tls_no_cache = { .cold = &vt__no_cache_cold };
+#else
+static _Thread_local vt__pool_cache vt__tls_no_cache = VT__NO_CACHE_COLD;
+#endif
 
 /* ---- membarrier ------------------------------------------------------------ */
 
@@ -122,7 +128,7 @@ static void vt__ring_put(vt_pool *p, vt__pool_cache *c, void *obj)
 	vt__tsan_release(obj);
 	/* SPMC enqueue by the owner: wait-free; pairs with the dequeues' load
 	 * of p_tail in vt__ring_take. */
-	if (!ck_ring_enqueue_spmc(&c->ring, c->buf, obj))
+	if (!ck_ring_enqueue_spmc(&VT__CACHE_COLD(c)->ring, VT__CACHE_COLD(c)->buf, obj))
 		vt__shared_put(p, obj);
 }
 
@@ -159,7 +165,7 @@ static void vt__cache_drain(vt_pool *p, vt__pool_cache *c)
 	vt__store_relaxed(&c->count, 0);
 	if (p->stack_cap != 0)
 		vt__stack_leave(c);
-	while (ck_ring_dequeue_spmc(&c->ring, c->buf, &obj)) {
+	while (ck_ring_dequeue_spmc(&VT__CACHE_COLD(c)->ring, VT__CACHE_COLD(c)->buf, &obj)) {
 		vt__tsan_acquire(obj);
 		vt__shared_put(p, obj);
 	}
@@ -173,7 +179,7 @@ static void vt__tls_release(vt__tls_entry *e)
 		vt__cache_drain(e->pool, e->cache);
 		/* Release: the next owner's acquire CAS in vt__cache_claim sees
 		 * the cache as we left it. */
-		vt__store_release(&e->cache->owner, 0);
+		vt__store_release(&VT__CACHE_COLD(e->cache)->owner, 0);
 	}
 	pthread_mutex_unlock(&vt__registry_lock);
 	e->pool_id = 0;
@@ -217,8 +223,8 @@ static vt__pool_cache *vt__cache_claim(vt_pool *p)
 		for (uint32_t i = 0; i < p->ncaches; i++) {
 			uint64_t expected = 0;
 			/* Acquire; pairs with the release in vt__tls_release. */
-			if (vt__load_relaxed(&p->caches[i].owner) == 0 &&
-			    vt__cas_acquire(&p->caches[i].owner, &expected, me)) {
+			if (vt__load_relaxed(&VT__CACHE_COLD(&p->caches[i])->owner) == 0 &&
+			    vt__cas_acquire(&VT__CACHE_COLD(&p->caches[i])->owner, &expected, me)) {
 				c = &p->caches[i];
 				/* A new owner starts with the full spill limit. */
 				vt__store_relaxed(&c->cap, p->stack_cap);
@@ -336,13 +342,17 @@ static void vt__pool_free_all(vt_pool *p)
 	}
 	if (p->caches != NULL) {
 		for (uint32_t i = 0; i < p->ncaches; i++) {
-			vt__free(&cfg, p->caches[i].buf, sizeof(ck_ring_buffer_t) * p->cache_ring_size);
+			vt__free(&cfg, VT__CACHE_COLD(&p->caches[i])->buf,
+				 sizeof(ck_ring_buffer_t) * p->cache_ring_size);
 			vt__free(&cfg, p->caches[i].stack, sizeof(void *) * p->stack_cap);
 		}
 		/* The array was allocated for max_threads slots; ncaches counts only
 		 * the slots made so far (fewer after a failed create). */
 		vt__free(&cfg, p->caches, sizeof(vt__pool_cache) * cfg.max_threads);
 	}
+#ifdef VT_POOL_PACKED_LAYOUT
+	vt__free(&cfg, p->colds, sizeof(vt__pool_cache_cold) * cfg.max_threads);
+#endif
 	vt__free(&cfg, p->shared_buf, sizeof(ck_ring_buffer_t) * p->shared.size);
 	vt__free(&cfg, p->slabs, sizeof(void *) * p->max_slabs);
 	vt__free(&cfg, p->slab_bytes, sizeof(size_t) * p->max_slabs);
@@ -408,15 +418,24 @@ int vt_pool_create(vt_pool **out, const vt_pool_config *cfg_in)
 		if (p->caches == NULL)
 			goto nomem;
 		memset(p->caches, 0, sizeof(vt__pool_cache) * cfg.max_threads);
+#ifdef VT_POOL_PACKED_LAYOUT
+		p->colds = vt__alloc(&cfg, sizeof(vt__pool_cache_cold) * cfg.max_threads, VT__CACHELINE);
+		if (p->colds == NULL)
+			goto nomem;
+		memset(p->colds, 0, sizeof(vt__pool_cache_cold) * cfg.max_threads);
+		for (uint32_t i = 0; i < cfg.max_threads; i++)
+			p->caches[i].cold = &p->colds[i];
+#endif
 		for (uint32_t i = 0; i < cfg.max_threads; i++) {
 			vt__pool_cache *c = &p->caches[i];
-			c->buf = vt__alloc(&cfg, sizeof(ck_ring_buffer_t) * p->cache_ring_size, VT__CACHELINE);
+			VT__CACHE_COLD(c)->buf =
+				vt__alloc(&cfg, sizeof(ck_ring_buffer_t) * p->cache_ring_size, VT__CACHELINE);
 			if (p->stack_cap != 0)
 				c->stack = vt__alloc(&cfg, sizeof(void *) * p->stack_cap, _Alignof(void *));
 			p->ncaches++; /* counted now so that free_all releases what was made */
-			if (c->buf == NULL || (p->stack_cap != 0 && c->stack == NULL))
+			if (VT__CACHE_COLD(c)->buf == NULL || (p->stack_cap != 0 && c->stack == NULL))
 				goto nomem;
-			ck_ring_init(&c->ring, p->cache_ring_size);
+			ck_ring_init(&VT__CACHE_COLD(c)->ring, p->cache_ring_size);
 			c->cap = p->stack_cap;
 		}
 	}
@@ -466,7 +485,7 @@ int vt_pool_destroy(vt_pool **pool)
 
 	free_objects = ck_ring_size(&p->shared);
 	for (uint32_t i = 0; i < p->ncaches; i++)
-		free_objects += ck_ring_size(&p->caches[i].ring) + p->caches[i].count;
+		free_objects += ck_ring_size(&VT__CACHE_COLD(&p->caches[i])->ring) + p->caches[i].count;
 	uint64_t rented = p->created - free_objects;
 	vt__pool_free_all(p);
 	*pool = NULL;
@@ -503,7 +522,7 @@ static bool vt__ring_take(vt__pool_cache *v, void **obj)
 {
 	/* SPMC dequeue: lock-free CAS on c_head; pairs with the owner's
 	 * p_tail store in vt__ring_put. */
-	if (ck_ring_dequeue_spmc(&v->ring, v->buf, obj)) {
+	if (ck_ring_dequeue_spmc(&VT__CACHE_COLD(v)->ring, VT__CACHE_COLD(v)->buf, obj)) {
 		vt__tsan_acquire(*obj);
 		return true;
 	}

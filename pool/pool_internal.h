@@ -39,6 +39,31 @@
  *         lock-free CAS on c_head); ck_ring puts c_head and p_tail on
  *         separate cache lines.
  */
+#ifdef VT_POOL_PACKED_LAYOUT
+/*
+ * Benchmark-only experiment (benchmarks/meson.build builds bench_pool_packed
+ * with it; the library's own build never sets it): the layout a plain
+ * `struct cache caches[nthreads]` would have. A slot keeps only its hot
+ * fields, with no alignment, so consecutive threads' hot fields share cache
+ * lines (a 56-byte stride); owner, buf and the ring move to a separate
+ * array of cold parts (struct vt_pool's colds), and struct vt_pool loses
+ * its line alignment too, so its shared ring, counters and growth lock
+ * pack against its read-mostly fields and each other. It measures what
+ * the padding below buys (docs/pool.md, "Cache lines, measured"). The
+ * pool stays correct in this layout: only its speed changes.
+ */
+#define VT__LINE_ALIGNED
+typedef struct vt__pool_cache_cold {
+	uint64_t owner; /* 0: free slot; else the owner's tag */
+	ck_ring_buffer_t *buf;
+	ck_ring_t ring;
+} vt__pool_cache_cold;
+#define VT__CACHE_COLD(c) ((c)->cold)
+#else
+#define VT__LINE_ALIGNED __attribute__((aligned(VT__CACHELINE)))
+#define VT__CACHE_COLD(c) (c) /* the slot's owner, buf and ring (see above) */
+#endif
+
 /*
  * Spill limit. A thread that only returns (the far end of a producer ->
  * consumer handoff) would fill its stack while the renter, finding every
@@ -59,16 +84,26 @@ typedef struct vt__pool_cache {
 	uint32_t cap;    /* how many the owner keeps on the stack before spilling
 	                    half to its ring: the pool's stack_cap, or 0 while
 	                    other threads need what this thread returns (see
-	                    "spill limit" below); 0 without stacks */
+	                    "Spill limit" above); 0 without stacks */
 	void **stack;
 	uint64_t rents;  /* counters written only by the owner, read racily by get_stats */
 	uint64_t returns;
 	uint64_t steals;
 
+#ifdef VT_POOL_PACKED_LAYOUT
+	vt__pool_cache_cold *cold; /* &pool->colds[slot]; never changes */
+#else
 	uint64_t owner __attribute__((aligned(VT__CACHELINE))); /* 0: free slot; else the owner's tag */
 	ck_ring_buffer_t *buf;
 	ck_ring_t ring __attribute__((aligned(VT__CACHELINE)));
-} __attribute__((aligned(VT__CACHELINE))) vt__pool_cache;
+#endif
+} VT__LINE_ALIGNED vt__pool_cache;
+
+#ifdef VT_POOL_PACKED_LAYOUT
+_Static_assert(sizeof(vt__pool_cache) % VT__CACHELINE != 0, "packed: neighbouring slots share lines");
+#else
+_Static_assert(_Alignof(vt__pool_cache) == VT__CACHELINE, "each slot starts a line of its own");
+#endif
 
 struct vt_pool {
 	uint64_t id; /* unique for the process's lifetime; keys the thread caches */
@@ -76,6 +111,9 @@ struct vt_pool {
 	vt_pool_config cfg;
 
 	vt__pool_cache *caches; /* cfg.max_threads slots, or NULL without caches */
+#ifdef VT_POOL_PACKED_LAYOUT
+	vt__pool_cache_cold *colds; /* caches[i].cold == &colds[i] */
+#endif
 	uint32_t ncaches;
 	uint32_t cache_ring_size;
 	uint32_t stack_cap;
@@ -84,18 +122,18 @@ struct vt_pool {
 	 * shared_lock (SP enqueue), consumers lock-free (MC dequeue). A ring of N
 	 * slots holds N - 1 entries, and the pool never holds more than
 	 * capacity objects, so an enqueue here can never find it full. */
-	ck_ring_t shared __attribute__((aligned(VT__CACHELINE)));
+	ck_ring_t shared VT__LINE_ALIGNED;
 	ck_ring_buffer_t *shared_buf;
 	pthread_mutex_t shared_lock; /* serialises the shared ring's producers (pool.c) */
 
 	/* Counters for threads without a cache slot (atomic RMW; slow path). */
-	uint64_t g_rents __attribute__((aligned(VT__CACHELINE)));
+	uint64_t g_rents VT__LINE_ALIGNED;
 	uint64_t g_returns;
 	uint64_t g_empty;
 	uint64_t g_steals;
 
 	/* Growth: under grow_lock, at most max_slabs times. */
-	pthread_mutex_t grow_lock __attribute__((aligned(VT__CACHELINE)));
+	pthread_mutex_t grow_lock VT__LINE_ALIGNED;
 	uint64_t created; /* written under grow_lock (release), read by rent/stats */
 	void **slabs;
 	size_t *slab_bytes;
