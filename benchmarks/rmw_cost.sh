@@ -15,13 +15,18 @@
 #
 # The difference between the two builds is what the three locked
 # instructions cost in context; what is left is everything else the cycle
-# does. Needs the build tools and libck-dev (scripts/deps.sh).
+# does. Both run with address-space randomisation off (setarch -R, when it
+# is there): the plain build is sensitive to where the stack and the heap
+# land (about one run in six took twice as long with it on, presumably 4K
+# aliasing between its stores and loads, which the locked build's store
+# drains hide). RMW_COST_KEEP=1 keeps the builds in /tmp. Needs the build
+# tools and libck-dev (scripts/deps.sh).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 rounds=${1:-5}
 tmp=$(mktemp -d /tmp/vt-rmw-cost.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+[ -n "${RMW_COST_KEEP:-}" ] || trap 'rm -rf "$tmp"' EXIT
 
 build() { # $1: source tree, $2: build dir
 	meson setup "$2" "$1" -Dbuildtype=release -Dtests=false -Dbenchmarks=true >/dev/null
@@ -71,8 +76,11 @@ int main(void)
 EOF
 cc -O2 -o "$tmp/chain" "$tmp/chain.c"
 
+norand=()
+setarch "$(uname -m)" -R true 2>/dev/null && norand=(setarch "$(uname -m)" -R)
+
 row() { # $1: executable -> "valuetask_ns task_ns"
-	"$1" --runs 5 | awk '/^bench=async /{for(i=1;i<=NF;i++){split($i,kv,"=");if(kv[1]=="impl")m=kv[2];if(kv[1]=="ns_op_median")v[m]=kv[2]}}
+	"${norand[@]}" "$1" --runs 5 | awk '/^bench=async /{for(i=1;i<=NF;i++){split($i,kv,"=");if(kv[1]=="impl")m=kv[2];if(kv[1]=="ns_op_median")v[m]=kv[2]}}
 		END{printf "%s %s\n", v["valuetask"], v["task-glibc"]}'
 }
 
