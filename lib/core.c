@@ -49,7 +49,7 @@ vt_continuation vt__core_wait_continuation(vt_core *c)
 	vt_continuation fn;
 
 	vt__fetch_add_relaxed(&vt__window_waits, 1); /* statistics only, no ordering */
-	while ((fn = vt__load_acquire(&c->fn)) == NULL) /* pairs with A2 in on_completed */
+	while ((fn = vt__load_acquire(&c->fn)) == NULL) /* pairs with A2 (vt__core_register) */
 		vt__backoff(&spins);
 	return fn;
 }

@@ -13,9 +13,11 @@
  *                         instruction critical section       blocking, rare
  * and answers NULL only when three passes over all of these found nothing
  * (objects move between tiers while a rent looks). A batch taken from
- * a ring refills the own stack up to half its capacity.
- * A return pushes onto the own stack; a full stack moves half of itself to
- * the own ring (wait-free SPMC enqueue), and a full ring spills into the
+ * a ring refills the own stack up to half its spill limit.
+ * A return pushes onto the own stack; a stack at its spill limit moves half
+ * of itself to the own ring (wait-free SPMC enqueue), everything when the
+ * limit is 0 (a thief needed this thread's returns: pool_internal.h,
+ * "Spill limit"), and a full ring spills into the
  * shared ring (enqueue under shared_lock: blocking, off the steady state).
  * Thread exit, first use of a pool by a thread, create and destroy take a
  * mutex.
@@ -226,7 +228,8 @@ static vt__pool_cache *vt__cache_claim(vt_pool *p)
 			if (vt__load_relaxed(&VT__CACHE_COLD(&p->caches[i])->owner) == 0 &&
 			    vt__cas_acquire(&VT__CACHE_COLD(&p->caches[i])->owner, &expected, me)) {
 				c = &p->caches[i];
-				/* A new owner starts with the full spill limit. */
+				/* A new owner starts with the full spill limit
+				 * (relaxed: a policy, see pool_internal.h). */
 				vt__store_relaxed(&c->cap, p->stack_cap);
 				break;
 			}
@@ -530,7 +533,7 @@ static bool vt__ring_take(vt__pool_cache *v, void **obj)
 }
 
 /* After taking one object from a ring, refill c's stack from the same ring
- * up to half its capacity, so the next rents stay on the fast path. */
+ * up to half its spill limit, so the next rents stay on the fast path. */
 static void vt__refill(vt_pool *p, vt__pool_cache *c, vt__pool_cache *from)
 {
 	uint32_t n, target = vt__load_relaxed(&c->cap) / 2; /* the spill limit */

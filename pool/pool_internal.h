@@ -35,7 +35,8 @@
  *         the owner's D2 sees steal == 1 and keeps out. Without
  *         membarrier (old kernel, seccomp) the stacks are disabled.
  *  ring   a ck_ring in SPMC mode that only the owner fills (a wait-free
- *         enqueue, when its stack overflows) and that anyone drains (a
+ *         enqueue, when its stack reaches its spill limit, or on every
+ *         return while that limit is 0) and that anyone drains (a
  *         lock-free CAS on c_head); ck_ring puts c_head and p_tail on
  *         separate cache lines.
  */

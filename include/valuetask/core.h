@@ -128,8 +128,10 @@ VT_INLINE void vt_core_set_executor(vt_core *c, vt_executor *ex)
 VT_INLINE void vt__core_publish_value(vt_core *c, uint64_t seen, uint64_t status, uint64_t bits)
 {
 	vt__store_relaxed(&c->value, bits); /* published by P */
-	/* P: release; pairs with the acquire loads of status/get_result/consume
-	 * and with A0/A3 in on_completed. Nobody writes `state` between C1 and P. */
+	/* P: release; pairs with the acquire loads of status/get_result/consume,
+	 * with A0 (vt__core_await_claim), A3 (vt__core_on_completed_slow) and
+	 * the W1 wait (vt__core_wait_published). Nobody writes `state` between
+	 * C1 and P. */
 	vt__store_release(&c->state, seen | VT__CORE_COMPLETING | (status << VT__CORE_STATUS_SHIFT));
 }
 
@@ -160,7 +162,7 @@ VT_INLINE void vt__core_publish_run(vt_core *c, uint64_t seen, uint64_t status, 
 VT_INLINE void vt__core_publish(vt_core *c, uint64_t seen, uint64_t status, uint64_t bits)
 {
 	if (seen & VT__CORE_AWAITED) {
-		vt_continuation fn = vt__load_acquire(&c->fn); /* C2: pairs with A2 in on_completed (D2 in detach) */
+		vt_continuation fn = vt__load_acquire(&c->fn); /* C2: pairs with A2/D2 (vt__core_register) */
 		if (VT_UNLIKELY(fn == NULL))
 			vt__core_publish_waiting(c, seen, status, bits); /* window W2 */
 		else
@@ -347,7 +349,7 @@ VT_INLINE void vt__core_register(vt_core *c, vt_continuation fn, void *state, vt
 {
 	vt__store_relaxed(&c->fn_state, state);
 	vt__store_relaxed(&c->fn_ex, ex);
-	vt__store_release(&c->fn, fn); /* A2: pairs with C2 in complete */
+	vt__store_release(&c->fn, fn); /* A2 (D2 for detach): pairs with C2 in vt__core_publish */
 }
 
 /*

@@ -59,7 +59,8 @@ VT_API int vt_shared_pool_destroy(vt_shared_pool **pool);
  * Take over t and return a shared result holding one reference. t is
  * consumed when it completes (on the completing thread). 0; VT_EINVAL;
  * VT_EEXHAUSTED (all capacity shared results are out); VT_ENOMEM (the pool
- * is below capacity and could not allocate its next slab); VT_ETOKEN (t is
+ * is below capacity and could not allocate its next slab; if another
+ * thread grows it to capacity meanwhile, VT_EEXHAUSTED); VT_ETOKEN (t is
  * stale); VT_EAWAITED (t has a continuation already). On an error t is
  * untouched and *out unchanged.
  */
