@@ -2,26 +2,11 @@
  * vt_core: the slow paths of the protocol described in core.h. The hot paths
  * are inline in the header.
  */
-#include <sched.h>
-
+#include "futex_internal.h"
 #include "valuetask/core.h"
 
 /* How often one side of a race waited in window W1 or W2 (diagnostics). */
 static uint64_t vt__window_waits;
-
-/* Spin briefly, then give the CPU to the thread we are waiting for: on an
- * oversubscribed machine it may be preempted inside its window. */
-static void vt__backoff(unsigned int *spins)
-{
-	if (*spins < 64) {
-#if defined(__x86_64__) || defined(__i386__)
-		__builtin_ia32_pause();
-#endif
-		(*spins)++;
-	} else {
-		sched_yield();
-	}
-}
 
 /*
  * Window W1: `seen` has COMPLETING without a status, so a completer is
@@ -35,7 +20,7 @@ uint64_t vt__core_wait_published(vt_core *c, uint64_t seen)
 
 	vt__fetch_add_relaxed(&vt__window_waits, 1); /* statistics only, no ordering */
 	while ((s = vt__load_acquire(&c->state)) == seen) /* pairs with P in complete */
-		vt__backoff(&spins);
+		vt__spin_backoff(&spins);
 	return s;
 }
 
@@ -50,7 +35,7 @@ vt_continuation vt__core_wait_continuation(vt_core *c)
 
 	vt__fetch_add_relaxed(&vt__window_waits, 1); /* statistics only, no ordering */
 	while ((fn = vt__load_acquire(&c->fn)) == NULL) /* pairs with A2 (vt__core_register) */
-		vt__backoff(&spins);
+		vt__spin_backoff(&spins);
 	return fn;
 }
 

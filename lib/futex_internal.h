@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -32,6 +33,21 @@ static inline void vt__cpu_relax(void)
 #elif defined(__aarch64__)
 	__asm__ __volatile__("yield");
 #endif
+}
+
+/*
+ * One round of waiting for another thread to run a few instructions: spin
+ * (pause) for the first 64 rounds, then yield, since on an oversubscribed
+ * machine the thread we wait for may be preempted. *spins starts at 0.
+ */
+static inline void vt__spin_backoff(unsigned int *spins)
+{
+	if (*spins < 64) {
+		vt__cpu_relax();
+		(*spins)++;
+	} else {
+		sched_yield();
+	}
 }
 
 #endif /* VT_FUTEX_INTERNAL_H */

@@ -8,11 +8,11 @@
  * first push to a queue, and thread exit, take a mutex.
  */
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc_internal.h"
+#include "futex_internal.h"
 #include "workq_internal.h"
 
 CK_RING_PROTOTYPE(vt__work, vt__work)
@@ -293,8 +293,7 @@ void vt__workq_close(vt__workq *q)
 	for (uint32_t i = 0; i < q->nslots; i++) {
 		/* Acquire; pairs with X2 (and the early release) in push. */
 		while (vt__load_acquire(&q->slots[i].busy) != 0)
-			if (++spins > 64)
-				sched_yield();
+			vt__spin_backoff(&spins);
 	}
 	/* Producers without a slot check `closed` under the inject lock: once
 	 * we have held it, every later one sees K1, and every earlier one's

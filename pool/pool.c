@@ -25,10 +25,11 @@
 #include <limits.h>
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
-#include <sched.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "futex_internal.h" /* lib/: vt__spin_backoff */
 
 #include "pool_internal.h"
 
@@ -68,19 +69,6 @@ static void vt__asym_register(void)
 static void vt__membarrier(void)
 {
 	(void)syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
-}
-
-/* Spin briefly, then yield: the thread we wait for may be preempted. */
-static void vt__pool_backoff(unsigned int *spins)
-{
-	if (*spins < 64) {
-#if defined(__x86_64__) || defined(__i386__)
-		__builtin_ia32_pause();
-#endif
-		(*spins)++;
-	} else {
-		sched_yield();
-	}
 }
 
 /* ---- registry of live pools and thread exit ------------------------------ */
@@ -161,7 +149,7 @@ static void vt__cache_drain(vt_pool *p, vt__pool_cache *c)
 
 	/* A thief may hold the stack for a moment: wait it out. */
 	while (p->stack_cap != 0 && !vt__stack_enter(c))
-		vt__pool_backoff(&spins);
+		vt__spin_backoff(&spins);
 	for (uint32_t n = vt__load_relaxed(&c->count); n > 0; n--)
 		vt__shared_put(p, vt__load_relaxed(&c->stack[n - 1]));
 	vt__store_relaxed(&c->count, 0);
@@ -570,14 +558,14 @@ static void *vt__steal(vt_pool *p, vt__pool_cache *self)
 			zero = 0;
 			if (vt__load_relaxed(&v->count) == 0)
 				break;
-			vt__pool_backoff(&spins);
+			vt__spin_backoff(&spins);
 		}
 		if (!held)
 			continue; /* emptied while we waited: the flag is another thief's */
 		spins = 0;
 		vt__membarrier(); /* S1 */
 		while (vt__load_acquire(&v->busy) != 0) /* pairs with D3 */
-			vt__pool_backoff(&spins);
+			vt__spin_backoff(&spins);
 		n = vt__load_relaxed(&v->count);
 		take = (n + 1) / 2;
 		first = NULL;
@@ -620,7 +608,7 @@ static void *vt__stack_pop_wait(vt_pool *p, vt__pool_cache *c)
 	while (!vt__stack_enter(c)) {
 		if (vt__load_relaxed(&c->count) == 0)
 			return NULL; /* a hint: the thief takes, it never adds */
-		vt__pool_backoff(&spins);
+		vt__spin_backoff(&spins);
 	}
 	n = vt__load_relaxed(&c->count);
 	if (n != 0) {

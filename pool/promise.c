@@ -5,12 +5,12 @@
  * caller whose vt__core_take won (R1 moved the version, so every later or
  * concurrent consume answers VT_ETOKEN and never reaches the return).
  */
-#include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc_internal.h"
+#include "futex_internal.h"
 #include "pool_internal.h"
 #include "valuetask/promise.h"
 
@@ -227,8 +227,7 @@ int vt_promise_on_cancel(vt_promise *p, uint16_t token, vt_continuation fn, void
 		if (w & VT__CX_BUSY) {
 			/* Another (stale) registration is writing: wait for it,
 			 * a few instructions (a window, like W1). */
-			if (++spins > 64)
-				sched_yield();
+			vt__spin_backoff(&spins);
 			w = vt__load_acquire(&slot->word); /* pairs with its store of ARMED */
 			continue;
 		}
