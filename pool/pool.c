@@ -542,13 +542,15 @@ static void vt__refill(vt_pool *p, vt__pool_cache *c, vt__pool_cache *from)
  */
 static void *vt__steal(vt_pool *p, vt__pool_cache *self)
 {
+	if (p->stack_cap == 0)
+		return NULL; /* no private stacks in this pool */
 	for (uint32_t i = 0; i < p->ncaches; i++) {
 		vt__pool_cache *v = &p->caches[i];
 		uint32_t zero = 0, n, take;
 		unsigned int spins = 0;
 		void *first;
 
-		if (v == self || p->stack_cap == 0 || vt__load_relaxed(&v->count) == 0)
+		if (v == self || vt__load_relaxed(&v->count) == 0)
 			continue; /* a hint; checked again under the handshake */
 		/* S0: acquire; one thief at a time per stack; pairs with S2. A
 		 * stack another thief holds is waited for, not skipped: what it
