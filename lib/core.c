@@ -5,6 +5,10 @@
 #include "futex_internal.h"
 #include "valuetask/core.h"
 
+#if defined(VT_POOL_VALGRIND) && VT_POOL_VALGRIND
+#include <valgrind/memcheck.h>
+#endif
+
 /* How often one side of a race waited in window W1 or W2 (diagnostics). */
 static uint64_t vt__window_waits;
 
@@ -52,6 +56,31 @@ void vt__core_post(vt_executor *ex, vt_continuation fn, void *state)
 }
 
 /*
+ * A3's read of the core's own executor, before its CAS. The CAS validates
+ * it: success means the version did not move since the state was loaded,
+ * so the read belongs to this rental. In a misuse race (another consumer
+ * of the same token) the core can be consumed and, if pooled, returned
+ * between the load and this read; pool memory is type-stable, so the read
+ * is harmless and its value is dropped when the CAS fails, but a pooled
+ * object's poisoning (docs/reliability.md) covers `ex` and would report
+ * it. This one read is exempt; every other access to a free object is
+ * still checked (vt_core_set_executor on a consumed promise included).
+ */
+__attribute__((noinline, no_sanitize_address)) static vt_executor *vt__core_ex_unchecked(vt_core *c)
+{
+	vt_executor *ex;
+
+#ifdef VALGRIND_DISABLE_ERROR_REPORTING
+	VALGRIND_DISABLE_ERROR_REPORTING;
+#endif
+	ex = vt__load_relaxed(&c->ex); /* configuration; validated by A3's CAS */
+#ifdef VALGRIND_ENABLE_ERROR_REPORTING
+	VALGRIND_ENABLE_ERROR_REPORTING;
+#endif
+	return ex;
+}
+
+/*
  * vt_core_on_completed past its fast path: the state was not "pending, not
  * awaited" for this token, or A1's CAS lost a race. Starts over from a
  * fresh load.
@@ -73,7 +102,7 @@ int vt__core_on_completed_slow(vt_core *c, uint16_t token, vt_continuation fn, v
 		 * await answers VT_EAWAITED) and run the continuation ourselves.
 		 * The executor is read before the CAS: once it succeeds, a racing
 		 * consumer may recycle the core. A lost CAS starts over. */
-		run_ex = ex != NULL ? ex : vt__load_relaxed(&c->ex);
+		run_ex = ex != NULL ? ex : vt__core_ex_unchecked(c);
 		if (vt__cas_acquire(&c->state, &s, s | VT__CORE_AWAITED)) {
 			vt_executor_dispatch(run_ex, fn, state);
 			return 0;
