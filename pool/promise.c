@@ -56,6 +56,21 @@ struct vt_promise_pool {
 
 _Static_assert(sizeof(vt_promise) <= 64, "a pooled promise fits one cache line");
 
+/*
+ * The one way back to the pool, for the caller that won R1 (a consume or a
+ * detached release). A rental's vt_core_set_executor ends with the rental:
+ * the next renter gets a promise with no executor, as it gets one with no
+ * continuation. Nobody else can reach the line for this rental after R1, and
+ * the next renter reads `ex` only after the pool handed the promise over
+ * (ring enqueue/dequeue or the owner's own cache), so a relaxed store is
+ * enough; it pairs with the relaxed loads at registration (A1, A3).
+ */
+static inline void vt__promise_recycle(vt_promise *p)
+{
+	vt__store_relaxed(&p->core.ex, NULL); /* see above: ordered by the pool's handover */
+	vt__pool_return_fast(p->pool->pool, p);
+}
+
 #ifdef VT_GENERATION_CHECK
 /*
  * Debug: a task whose 16-bit token matches but whose epoch does not is a
@@ -111,7 +126,7 @@ static int vt__promise_get_result(vt_source *src, uint16_t token, vt_value *out)
 	}
 	/* We won R1: nobody else can reach this line for this rental. The
 	 * promise is not touched after it is back in the pool. */
-	vt__pool_return_fast(p->pool->pool, p);
+	vt__promise_recycle(p);
 	return st;
 }
 
@@ -137,7 +152,7 @@ static void vt__promise_release(void *arg)
 	vt_promise *p = arg;
 
 	if (vt__core_take_detached(&p->core))
-		vt__pool_return_fast(p->pool->pool, p); /* we won R1: once per rental */
+		vt__promise_recycle(p); /* we won R1: once per rental */
 }
 
 static int vt__promise_forget(vt_source *src, uint16_t token)
@@ -152,7 +167,7 @@ static int vt__promise_forget(vt_source *src, uint16_t token)
 	rc = vt__core_take(&p->core, token, &bits);
 	if (rc < 0)
 		return rc; /* VT_ETOKEN: someone else consumed it meanwhile */
-	vt__pool_return_fast(p->pool->pool, p);
+	vt__promise_recycle(p);
 	return 0;
 }
 

@@ -620,6 +620,66 @@ static void test_executor_routing(void)
 	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
 }
 
+/* The next rental of p (a pool of capacity 1) runs its continuation inline:
+ * nothing more is posted to ex. */
+static void check_next_rental_inline(vt_promise_pool *pp, vt_promise *p, const rec_executor *ex,
+				     int64_t v)
+{
+	vt_promise *q = vt_promise_rent(pp);
+	int posts = ex->posts;
+	consumer c;
+
+	CHECK(q == p);
+	memset(&c, 0, sizeof c);
+	c.task = vt_promise_task(q);
+	CHECK_EQ(vt_task_on_completed(c.task, consumer_fn, &c, NULL), 0);
+	CHECK_EQ(vt_promise_set_result(q, vt_task_token(c.task), vt_value_i64(v)), 0);
+	CHECK_EQ(ex->posts, posts);
+	CHECK_EQ(c.runs, 1);
+	CHECK_EQ(c.out.i64, v);
+}
+
+/* A rental's own executor (vt_core_set_executor) ends with the rental: the
+ * next renter of the same promise starts inline, whichever way the previous
+ * rental went back (consumed by get_result, or released by vt_task_forget). */
+static void test_executor_ends_with_rental(void)
+{
+	vt_promise_pool *pp = make_ppool(1); /* capacity 1: every rent is the same promise */
+	vt_promise *p = vt_promise_rent(pp), *q;
+	uint16_t tok = vt_promise_version(p);
+	rec_executor ex;
+	consumer c;
+
+	CHECK(p != NULL);
+	rec_init(&ex, 0);
+	vt_core_set_executor(&p->core, &ex.base);
+	memset(&c, 0, sizeof c);
+	c.task = vt_promise_task(p);
+	CHECK_EQ(vt_task_on_completed(c.task, consumer_fn, &c, NULL), 0);
+	CHECK_EQ(vt_promise_set_result(p, tok, vt_value_i64(1)), 0);
+	CHECK_EQ(ex.posts, 1); /* this rental: posted to the core's executor */
+	CHECK_EQ(rec_drain(&ex), 1);
+	CHECK_EQ(c.runs, 1);
+	CHECK_EQ(c.out.i64, 1);
+	check_next_rental_inline(pp, p, &ex, 2); /* after a consume */
+
+	/* A rental released by forget, completed before and after the forget. */
+	for (int completed_first = 0; completed_first < 2; completed_first++) {
+		q = vt_promise_rent(pp);
+		CHECK(q == p);
+		tok = vt_promise_version(q);
+		vt_core_set_executor(&q->core, &ex.base);
+		if (completed_first)
+			CHECK_EQ(vt_promise_set_result(q, tok, vt_value_i64(3)), 0);
+		CHECK_EQ(vt_task_forget(vt_promise_task(q)), 0);
+		if (!completed_first)
+			CHECK_EQ(vt_promise_set_result(q, tok, vt_value_i64(3)), 0);
+		CHECK_PSTATS(pp, 0, 3 + 2 * (uint64_t)completed_first, 3 + 2 * (uint64_t)completed_first, 0);
+		check_next_rental_inline(pp, p, &ex, 4);
+	}
+	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
+}
+
 /* ---- allocation failure ---------------------------------------------------- */
 
 static void test_alloc_failure(void)
@@ -690,6 +750,7 @@ int main(void)
 	RUN_TEST(test_misuse_after_consume);
 	RUN_TEST(test_exhaustion);
 	RUN_TEST(test_executor_routing);
+	RUN_TEST(test_executor_ends_with_rental);
 	RUN_TEST(test_alloc_failure); /* last: its failures are about cleanup */
 	return VT_TEST_PASS;
 }

@@ -92,8 +92,8 @@ static void test_wait_no_deadlock_on_executor(void)
 	CHECK_EQ(vt_task_wait(vt_promise_task(p), &v), 0);
 	CHECK_EQ(v.i64, 42);
 	pthread_join(th, NULL);
-	/* p is back in its pool (poisoned under ASan): not touched again; the
-	 * pool is destroyed with its executor setting. */
+	/* p is back in its pool (poisoned under ASan): not touched again. Its
+	 * executor setting ended with the rental (test_promise checks that). */
 	CHECK_EQ(vt_loop_destroy(&loop), 0);
 	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
 }

@@ -114,7 +114,9 @@ VT_INLINE uint16_t vt_core_version(const vt_core *c)
 
 /*
  * Run continuations on ex (NULL = inline) unless the awaiter names its own.
- * Survives reset. Set it while no operation is in flight.
+ * Survives reset. Set it while no operation is in flight. A pooled promise
+ * clears it when it goes back to its pool (see promise.h): the setting is the
+ * rental's, not the next renter's.
  */
 VT_INLINE void vt_core_set_executor(vt_core *c, vt_executor *ex)
 {

@@ -13,6 +13,11 @@
  *     ...
  *     vt_promise_set_result(p, tok, vt_value_i64(42)); // producer, any thread
  *
+ * A rental starts inline: no continuation, no core executor. The renter may
+ * set one with vt_core_set_executor(&p->core, ex) before handing out the task;
+ * it lasts until the rental is consumed, and the promise goes back to its
+ * pool without it.
+ *
  * sizeof(vt_promise) is one cache line (64 bytes).
  */
 #ifndef VALUETASK_PROMISE_H
