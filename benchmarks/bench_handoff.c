@@ -200,8 +200,10 @@ static void hstate_finish(struct hstate *h, vtb_result *r)
 		size_t l = strlen(r->extra);
 
 		vt_pool_get_stats(h->pool, &st);
-		snprintf(r->extra + l, sizeof(r->extra) - l, " pool_steals=%llu pool_empty_rents=%llu",
-			 (unsigned long long)st.steals, (unsigned long long)st.empty_rents);
+		snprintf(r->extra + l, sizeof(r->extra) - l,
+			 " pool_steals=%llu pool_stack_steals=%llu pool_empty_rents=%llu",
+			 (unsigned long long)st.steals, (unsigned long long)st.stack_steals,
+			 (unsigned long long)st.empty_rents);
 	}
 	vtb_print(r);
 	vtb_result_free(r);

@@ -119,9 +119,9 @@ static void vt_describe(void *state, char *buf, size_t len)
 	vt_pool_stats st;
 
 	vt_pool_get_stats(state, &st);
-	snprintf(buf, len, "pool_steals=%llu pool_empty_rents=%llu pool_created=%llu",
-		 (unsigned long long)st.steals, (unsigned long long)st.empty_rents,
-		 (unsigned long long)st.created);
+	snprintf(buf, len, "pool_steals=%llu pool_stack_steals=%llu pool_empty_rents=%llu pool_created=%llu",
+		 (unsigned long long)st.steals, (unsigned long long)st.stack_steals,
+		 (unsigned long long)st.empty_rents, (unsigned long long)st.created);
 }
 
 #define VT_RENT(S) vt_pool_rent(S)

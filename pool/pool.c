@@ -588,6 +588,7 @@ static void *vt__steal(vt_pool *p, vt__pool_cache *self)
 		}
 		vt__store_release(&v->steal, 0); /* S2: pairs with D2 */
 		if (first != NULL) {
+			vt__fetch_add_relaxed(&p->g_stack_steals, 1); /* statistics only */
 			vt__tsan_acquire(first);
 			return first;
 		}
@@ -729,6 +730,7 @@ void vt_pool_get_stats(const vt_pool *p, vt_pool_stats *out)
 	s.rents = vt__load_relaxed(&p->g_rents);
 	s.returns = vt__load_relaxed(&p->g_returns);
 	s.steals = vt__load_relaxed(&p->g_steals);
+	s.stack_steals = vt__load_relaxed(&p->g_stack_steals); /* statistics only */
 	s.empty_rents = vt__load_relaxed(&p->g_empty);
 	for (uint32_t i = 0; i < p->ncaches; i++) {
 		s.rents += vt__load_relaxed(&p->caches[i].rents);

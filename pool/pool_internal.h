@@ -132,6 +132,7 @@ struct vt_pool {
 	uint64_t g_returns;
 	uint64_t g_empty;
 	uint64_t g_steals;
+	uint64_t g_stack_steals; /* every thread; rare (one per membarrier) */
 
 	/* Growth: under grow_lock, at most max_slabs times. */
 	pthread_mutex_t grow_lock VT__LINE_ALIGNED;

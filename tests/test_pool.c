@@ -669,6 +669,10 @@ static void test_live_thread_cache(void)
 	 * may move a batch, so it is counted at least once, at most 64 times). */
 	CHECK(stats_of(p).steals >= 1);
 	CHECK(stats_of(p).steals <= 64);
+	/* They sat on its private stack (it never went past its spill limit),
+	 * so each steal was a stack steal. */
+	CHECK(stats_of(p).stack_steals >= 1);
+	CHECK_EQ(stats_of(p).stack_steals, stats_of(p).steals);
 	pthread_barrier_wait(&hold);
 	CHECK_EQ(pthread_join(th[0], NULL), 0);
 	CHECK_STATS(p, 64, 64, 0, 128, 128, 1);

@@ -110,9 +110,14 @@ int main(void)
 	long used = __atomic_load_n(&membarriers, __ATOMIC_RELAXED) - before;
 
 	vt_pool_get_stats(pool, &st);
-	printf("%d rounds of %d: %ld membarrier steals, %llu rents served from the other thread's cache\n",
-	       ROUNDS, BATCH, used, (unsigned long long)st.steals);
+	printf("%d rounds of %d: %ld membarriers, %llu stack steals, %llu rents served from the other "
+	       "thread's cache\n",
+	       ROUNDS, BATCH, used, (unsigned long long)st.stack_steals, (unsigned long long)st.steals);
 	CHECK(st.rented == 0 && st.rents == (uint64_t)ROUNDS * BATCH && st.empty_rents == 0);
+	/* A stack steal is one membarrier (a thief that finds the stack emptied
+	 * meanwhile pays one and counts none). */
+	CHECK(st.stack_steals <= (uint64_t)used);
+	CHECK(st.stack_steals <= st.steals);
 	CHECK(vt_pool_destroy(&pool) == 0);
 	CHECK(used <= MAX_MEMBARRIERS);
 	return 0;

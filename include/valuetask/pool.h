@@ -64,6 +64,8 @@ typedef struct vt_pool_stats {
 	uint64_t returns;      /* returns */
 	uint64_t empty_rents;  /* rents that found the pool empty and answered NULL */
 	uint64_t steals;       /* rents served from another thread's cache (ring or stack) */
+	uint64_t stack_steals; /* of those, the ones that took from another thread's
+	                          private stack: a membarrier each (docs/pool.md) */
 	uint64_t slabs;        /* slabs allocated */
 } vt_pool_stats;
 
