@@ -6,19 +6,20 @@
 
 #include "malloc_count.h"
 
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t m);
-extern void *__libc_realloc(void *p, size_t n);
-extern void __libc_free(void *p);
-extern void *__libc_memalign(size_t align, size_t n);
-
-void *malloc(size_t n);
-void *calloc(size_t n, size_t m);
-void *realloc(void *p, size_t n);
-void free(void *p);
-void *aligned_alloc(size_t align, size_t n);
-int posix_memalign(void **out, size_t align, size_t n);
-void *memalign(size_t align, size_t n);
+/* ASan and TSan bring their own malloc. An interposer defined here would
+ * take the process's allocations away from theirs, and under ASan it faults
+ * on its first call: the dynamic loader makes that call (dlsym, from ASan's
+ * interceptor setup) before ASan has mapped the shadow memory that the
+ * instrumented interposer reads. Under them this file defines no allocation
+ * function and counts through the runtime's malloc and free hooks. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define MC_HOOKS 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define MC_HOOKS 1
+#endif
 
 #define MC_SLOTS 128
 
@@ -46,6 +47,21 @@ static mc_slot *mc_slot_self(void)
 		__atomic_store_n(&s_->field, __atomic_load_n(&s_->field, __ATOMIC_RELAXED) + 1, \
 				 __ATOMIC_RELAXED);                                             \
 	} while (0)
+
+#ifndef MC_HOOKS
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t m);
+extern void *__libc_realloc(void *p, size_t n);
+extern void __libc_free(void *p);
+extern void *__libc_memalign(size_t align, size_t n);
+
+void *malloc(size_t n);
+void *calloc(size_t n, size_t m);
+void *realloc(void *p, size_t n);
+void free(void *p);
+void *aligned_alloc(size_t align, size_t n);
+int posix_memalign(void **out, size_t align, size_t n);
+void *memalign(size_t align, size_t n);
 
 void *malloc(size_t n)
 {
@@ -97,6 +113,49 @@ int posix_memalign(void **out, size_t align, size_t n)
 	*out = p;
 	return 0;
 }
+
+const char *malloc_count_method(void)
+{
+	return "interposer";
+}
+
+#else /* MC_HOOKS */
+
+/* The sanitizers export this without a header in gcc's install
+ * (clang's is <sanitizer/allocator_interface.h>). */
+int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
+                                              void (*free_hook)(const volatile void *));
+
+static int mc_hooked;
+
+/* Called by the runtime for every user allocation (malloc, calloc, realloc,
+ * aligned) and every free of a non-NULL pointer, on the calling thread. */
+static void mc_malloc_hook(const volatile void *p, size_t n)
+{
+	(void)p;
+	(void)n;
+	MC_BUMP(allocs);
+}
+
+static void mc_free_hook(const volatile void *p)
+{
+	if (p != NULL)
+		MC_BUMP(frees);
+}
+
+/* Before main and its threads (the install is not thread-safe); what the
+ * process allocated before this ran is not counted. */
+__attribute__((constructor)) static void mc_install(void)
+{
+	mc_hooked = __sanitizer_install_malloc_and_free_hooks(mc_malloc_hook, mc_free_hook) != 0;
+}
+
+const char *malloc_count_method(void)
+{
+	return mc_hooked ? "sanitizer-hooks" : "none";
+}
+
+#endif /* MC_HOOKS */
 
 void malloc_count_read(uint64_t *allocs, uint64_t *frees)
 {

@@ -7,6 +7,13 @@
  * call and forwards to glibc's __libc_* entry points. Each thread counts in
  * its own cache line (no shared read-modify-write on the allocation path);
  * a reader sums the lines.
+ *
+ * Under ASan or TSan, whose runtimes own malloc, nothing is interposed: the
+ * same counters are bumped from the runtime's malloc and free hooks
+ * (__sanitizer_install_malloc_and_free_hooks), installed by a constructor.
+ * Allocation calls count the same; a realloc also counts the free of the
+ * old block (the runtimes realloc by allocate, copy, free), and
+ * allocations made before the constructor ran are not counted.
  */
 #ifndef VT_EXAMPLE_MALLOC_COUNT_H
 #define VT_EXAMPLE_MALLOC_COUNT_H
@@ -15,5 +22,9 @@
 
 /* Allocation calls (malloc, calloc, realloc, aligned) and frees (non-NULL). */
 void malloc_count_read(uint64_t *allocs, uint64_t *frees);
+
+/* How this build counts: "interposer", "sanitizer-hooks", or "none" (the
+ * sanitizer refused the hooks; the counters stay 0). */
+const char *malloc_count_method(void);
 
 #endif

@@ -1377,7 +1377,7 @@ static void cmd_stats(conn *c)
 		     "baseline_ops_live:%llu\r\nbaseline_ops_total:%llu\r\n"
 		     "store_served:%llu\r\nstore_cancelled:%llu\r\nstore_skipped:%llu\r\n"
 		     "cache_keys:%zu\r\nstore_keys:%zu\r\n"
-		     "mallocs:%llu\r\nfrees:%llu\r\n",
+		     "malloc_counter:%s\r\nmallocs:%llu\r\nfrees:%llu\r\n",
 		     mode_names[s->cfg.mode], s->cfg.loops, s->cfg.store_latency_us,
 		     (unsigned long long)nconns, (unsigned long long)sum.accepted,
 		     (unsigned long long)sum.closed, (unsigned long long)sum.cmds,
@@ -1397,7 +1397,7 @@ static void cmd_stats(conn *c)
 		     (unsigned long long)(sum.base_new - sum.base_free),
 		     (unsigned long long)sum.base_new, (unsigned long long)served,
 		     (unsigned long long)cancelled, (unsigned long long)skipped, kv_count(s->cache),
-		     kv_count(store_table(s->st)), (unsigned long long)allocs,
+		     kv_count(store_table(s->st)), malloc_count_method(), (unsigned long long)allocs,
 		     (unsigned long long)frees);
 	if (n < 0 || n >= (int)sizeof(buf))
 		n = (int)sizeof(buf) - 1;
