@@ -10,6 +10,7 @@
  * promises (or baseline ops); the continuation comes back through the
  * loop's vt_loop executor.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -195,7 +196,8 @@ struct loop {
 	vt_loop *vl;        /* the library's event-loop executor */
 	vt_executor *ex;    /* vt_loop_executor(vl) */
 	vt_promise_pool *pool;
-	uint32_t inflight;
+	uint32_t inflight;  /* written by the owner (relaxed stores); STATS on
+	                       other loops reads it relaxed, like nconns */
 	int stopping;       /* set by main */
 	bool stop_seen;
 	conn *conns;        /* live */
@@ -535,9 +537,12 @@ static handle op_store(loop *l, slot *s)
 		if (h.b == NULL)
 			return op_error(-ENOMEM);
 		CNT(l, base_new);
-		s->h.b = h.b;
 		s->req.done = store_done_base;
 	}
+	/* The slot holds the handle before the store's thread can see the
+	 * request (store_done_base reads s->h.b there); op_finish does not
+	 * write it again. */
+	s->h = h;
 	store_submit(l->s->st, &s->req);
 	return h;
 }
@@ -594,7 +599,7 @@ static void op_done(void *state)
 	if (s->kind == K_GET && s->rc == 0)
 		s->big = s->req.big; /* a canceled request's worker keeps its own */
 	s->done = 1;
-	l->inflight--;
+	__atomic_store_n(&l->inflight, l->inflight - 1, __ATOMIC_RELAXED); /* statistics: STATS reads it */
 	c->pending--;
 	if (c->closed) {
 		/* The client left: the result is dropped, but it was consumed
@@ -634,10 +639,12 @@ static void op_finish(conn *c, slot *s, handle h)
 		}
 		return;
 	}
-	s->h = h;
+	/* Pending: h came from op_store, which already put it in s->h (and the
+	 * store's thread may be reading s->h.b now: no write here). */
+	assert(s->h.b == h.b);
 	c->s_tail++;
 	c->pending++;
-	l->inflight++;
+	__atomic_store_n(&l->inflight, l->inflight + 1, __ATOMIC_RELAXED); /* statistics: STATS reads it */
 	op_on_completed(l, h, op_done, s);
 }
 
