@@ -11,6 +11,8 @@
  *                  then RM fetch_sub remaining (acq_rel)
  *   when_all: whoever takes remaining to 0 completes the core (token-
  *   checked), its last touch of w. when_any: the last RM is the last touch.
+ *   cancel         RH CAS remaining += 1 unless 0 (a hold, like the
+ *                  starter's 1), walk the nodes, then RM like a callback
  * Reuse needs remaining == 0 and the core's version moved past the last
  * combination's token (its task consumed), so no late callback or
  * completion can reach a new combination.
@@ -56,20 +58,40 @@ static int vt__when_forget(vt_source *src, uint16_t token)
 	return rc < 0 ? rc : 0;
 }
 
+static void vt__when_drop(vt_when *w);
+
 /* Cancel every input that has not completed; 0 if the combination was
- * still pending (whether or not an input could be canceled). */
+ * still pending (whether or not an input could be canceled).
+ *
+ * Canceling an input can complete the combination inline, and its
+ * continuation may consume it and start w again over new inputs (it has
+ * settled). So the walk holds one count in `remaining`, like the starter,
+ * taken only while it is not 0: w cannot settle, hence cannot be started
+ * again, until the walk is over. The token is checked after the hold is
+ * taken: a hold taken on a newer combination cancels nothing. */
 static int vt__when_cancel(vt_source *src, uint16_t token)
 {
 	vt_when *w = (vt_when *)src;
 	int st = vt_core_status(&w->core, token);
+	uint32_t r;
 
 	if (st < 0)
 		return st;
 	if (st != VT_PENDING)
 		return VT_ECOMPLETED;
-	for (uint32_t i = 0; i < w->n; i++)
-		if (!vt__load_acquire(&w->nodes[i].done)) /* pairs with the release of done */
-			(void)vt_task_cancel(w->nodes[i].task);
+	r = vt__load_relaxed(&w->remaining); /* a guess; the CAS below validates it */
+	do {
+		if (r == 0)
+			return 0; /* every input has completed: nothing to cancel */
+		/* RH: acq_rel; acquire pairs with the starter's release of
+		 * remaining (nodes and fields of the combination held), release
+		 * orders nothing but is part of RM's release sequence. */
+	} while (!__atomic_compare_exchange_n(&w->remaining, &r, r + 1, true, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
+	if (w->token == token && vt_core_version(&w->core) == token)
+		for (uint32_t i = 0; i < w->n; i++)
+			if (!vt__load_acquire(&w->nodes[i].done)) /* pairs with the release of done */
+				(void)vt_task_cancel(w->nodes[i].task);
+	vt__when_drop(w); /* the hold; the last count completes a when_all */
 	return 0;
 }
 

@@ -213,6 +213,73 @@ static void test_when_any(void)
 	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
 }
 
+/*
+ * vt_task_cancel on a combination whose first canceled input completes it:
+ * the combination's continuation runs inline, consumes it and starts the
+ * (settled) vt_when again over new inputs, in the same nodes. The cancel
+ * that is still walking the old combination's nodes must not cancel the
+ * new combination's inputs.
+ */
+static struct {
+	vt_when *w;
+	vt_when_node *nodes;
+	vt_task *in;
+	vt_task next;
+	int restarted;
+} g_restart;
+
+static void restart_when(void *state, int err, vt_value v)
+{
+	(void)state;
+	(void)v;
+	CHECK_EQ(err, -ECANCELED);
+	CHECK(vt_when_settled(g_restart.w));
+	CHECK_EQ(vt_when_all(g_restart.w, g_restart.nodes, g_restart.in, 2, &g_restart.next), 0);
+	g_restart.restarted = 1;
+}
+
+static void test_when_cancel_then_reuse(void)
+{
+	vt_promise_pool *pp = make_pool(8);
+	vt_when w;
+	vt_when_node nodes[2];
+	vt_promise *p[2], *q[2];
+	uint16_t tok[2], qtok[2];
+	vt_task in[2], all;
+	vt_value v;
+
+	vt_when_init(&w);
+	for (int i = 0; i < 2; i++) {
+		p[i] = vt_promise_rent(pp);
+		tok[i] = vt_promise_version(p[i]);
+		in[i] = vt_promise_task(p[i]);
+	}
+	CHECK_EQ(vt_promise_set_result(p[1], tok[1], vt_value_i64(1)), 0); /* input 1 is done at the start */
+	CHECK_EQ(vt_when_all(&w, nodes, in, 2, &all), 0);
+	g_restart.w = &w;
+	g_restart.nodes = nodes;
+	g_restart.in = in;
+	g_restart.restarted = 0;
+	CHECK_EQ(vt_task_then(all, restart_when, NULL, NULL), 0);
+	for (int i = 0; i < 2; i++) { /* the restart's inputs: tasks is read during the call only */
+		q[i] = vt_promise_rent(pp);
+		qtok[i] = vt_promise_version(q[i]);
+		in[i] = vt_promise_task(q[i]);
+	}
+	CHECK_EQ(vt_task_cancel(all), 0);
+	CHECK_EQ(g_restart.restarted, 1);
+	/* The new combination and its inputs are untouched. */
+	CHECK_EQ(vt_task_status(g_restart.next), VT_PENDING);
+	CHECK_EQ(vt_promise_set_result(q[0], qtok[0], vt_value_i64(10)), 0);
+	CHECK_EQ(vt_promise_set_result(q[1], qtok[1], vt_value_i64(11)), 0);
+	CHECK_EQ(vt_task_get_result(g_restart.next, &v), 0);
+	CHECK_EQ(v.i64, 2);
+	CHECK_EQ(nodes[1].value.i64, 11);
+	CHECK(vt_when_settled(&w));
+	CHECK_EQ(rented(pp), 0);
+	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
+}
+
 /* ---- stress ---------------------------------------------------------------- */
 
 static int g_threads = 4;
@@ -343,6 +410,7 @@ int main(int argc, char **argv)
 		RUN(test_shared_exhausted);
 		RUN(test_when_all);
 		RUN(test_when_any);
+		RUN(test_when_cancel_then_reuse);
 		g_iters = 2000;
 	}
 	RUN(stress_combinators);
