@@ -155,20 +155,20 @@ int vt_shared_create(vt_shared_pool *pool, vt_task t, vt_shared **out)
 	s->bits = 0;
 	s->task = t;
 	s->head = NULL;
-	if (vt_task_is_completed(t)) {
+	if (!VT__TASK_HAS_SOURCE(t)) { /* it carries its result: nothing to await */
 		vt_value v;
 		int err;
 		v.u64 = 0;
 		err = vt_task_get_result(t, &v);
-		if (err == VT_ETOKEN) { /* consumed under us: t was stale after all */
-			vt_pool_return(pool->pool, s);
-			return VT_ETOKEN;
-		}
 		s->refs = 1;
 		vt__shared_complete(s, err, v);
 		*out = s;
 		return 0;
 	}
+	/* A source-backed task is registered on even when it has completed
+	 * (the continuation then runs here, at once): only the registration
+	 * tells a task that is ours to consume from one whose awaiter already
+	 * registered (VT_EAWAITED; consuming it would steal its result). */
 	s->refs = 2; /* the caller's, and the registration's */
 	rc = vt_task_on_completed(t, vt__shared_on_task, s, &vt__inline_executor);
 	if (rc != 0) {

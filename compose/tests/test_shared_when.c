@@ -66,6 +66,34 @@ static void test_shared(void)
 	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
 }
 
+/* A task whose continuation is registered is not the shared's to take,
+ * whether or not it has completed: VT_EAWAITED, and t is untouched (its
+ * awaiter still consumes it). */
+static void test_shared_awaited(void)
+{
+	vt_promise_pool *pp = make_pool(2);
+	vt_shared_pool *sp;
+	vt_shared *s = NULL;
+	vt_value v;
+	int ran = 0;
+	vt_promise *p = vt_promise_rent(pp);
+	uint16_t tok = vt_promise_version(p);
+	vt_task t = vt_promise_task(p);
+
+	CHECK_EQ(vt_shared_pool_create(&sp, NULL), 0);
+	CHECK_EQ(vt_task_on_completed(t, count, &ran, NULL), 0);
+	CHECK_EQ(vt_shared_create(sp, t, &s), VT_EAWAITED); /* pending */
+	CHECK_EQ(vt_promise_set_result(p, tok, vt_value_i64(5)), 0);
+	CHECK_EQ(ran, 1);
+	CHECK_EQ(vt_shared_create(sp, t, &s), VT_EAWAITED); /* completed, its continuation ran */
+	CHECK(s == NULL);
+	CHECK_EQ(rented(pp), 1); /* not consumed */
+	CHECK_EQ(vt_task_get_result(t, &v), 0); /* the awaiter's result is still there */
+	CHECK_EQ(v.i64, 5);
+	CHECK_EQ(vt_shared_pool_destroy(&sp), 0);
+	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
+}
+
 /* Every shared result out: VT_EEXHAUSTED (back-pressure), not VT_ENOMEM,
  * and one back makes the next create succeed. (A slab that cannot be
  * allocated answers VT_ENOMEM: reliability/fault_inject.c.) */
@@ -407,6 +435,7 @@ int main(int argc, char **argv)
 	vt_ck_args(argc, argv, &g_threads, &g_iters);
 	if (!stress) {
 		RUN(test_shared);
+		RUN(test_shared_awaited);
 		RUN(test_shared_exhausted);
 		RUN(test_when_all);
 		RUN(test_when_any);
