@@ -2,8 +2,11 @@
  * vt_loop: a vt__workq drained by one thread, woken through an eventfd.
  *
  * Signalling protocol:
- *   post   push (its X2 exchange is a full barrier); L1 if `signaled`
- *          reads 0 and L2 xchg signaled = 1 returned 0: write the eventfd
+ *   post   push, whose X2 exchange is a full barrier, then, still inside
+ *          push (its signal hook, so that destroy's close waits for it:
+ *          the item may run, and the loop be destroyed, as soon as it is
+ *          in), L1 if `signaled` reads 0 and L2 xchg signaled = 1
+ *          returned 0: write the eventfd
  *   drain  if `signaled` reads 1: read the eventfd, then D1 xchg
  *          signaled = 0 (acq_rel); then pop until empty
  * A post whose L2 came before D1 pushed before D1, so the drain's pops see
@@ -45,8 +48,9 @@ void vt_loop_config_default(vt_loop_config *cfg)
 	cfg->inject_size = 4096;
 }
 
-static void vt__loop_signal(vt_loop *loop)
+static void vt__loop_signal(void *arg)
 {
+	vt_loop *loop = arg;
 	uint64_t one = 1;
 
 	/* L1: relaxed pre-check; L2: acq_rel, pairs with D1 in run_once. */
@@ -59,14 +63,10 @@ static void vt__loop_signal(vt_loop *loop)
 
 int vt_loop_post(vt_loop *loop, vt_continuation fn, void *state)
 {
-	int rc;
-
 	if (loop == NULL || fn == NULL)
 		return VT_EINVAL;
-	rc = vt__workq_push(&loop->q, fn, state);
-	if (rc == 0)
-		vt__loop_signal(loop);
-	return rc;
+	/* The signal runs inside the push, in the window that close waits for. */
+	return vt__workq_push(&loop->q, fn, state, vt__loop_signal, loop);
 }
 
 static int vt__loop_post(vt_executor *self, vt_continuation fn, void *state)

@@ -4,9 +4,11 @@
  * Parking protocol (all on the pool's own lines):
  *   worker  W1 sleepers += 1 (seq_cst); W2 waking = 0 (xchg);
  *           e = epoch; W3 pop once more; futex_wait(epoch, e)
- *   poster  push (its X2 exchange is a full barrier), then
- *           P1 load sleepers; if > 0 and P2 xchg waking = 1 returned 0:
- *           epoch += 1, futex_wake(1)
+ *   poster  push, whose X2 exchange is a full barrier, then, still
+ *           inside push (its signal hook, so that shutdown's close waits
+ *           for it: the item may run, and the pool be destroyed, as soon
+ *           as it is in), P1 load sleepers; if > 0 and P2 xchg waking = 1
+ *           returned 0: epoch += 1, futex_wake(1)
  * W1/W3 against push/P1 is a store-buffering pair: either the poster sees
  * the sleeper, or the worker's last pop sees the item. `waking` keeps a
  * burst of posts from making one system call each while a woken worker is
@@ -68,9 +70,12 @@ static bool vt__pow2(uint32_t n)
 	return n >= 2 && (n & (n - 1)) == 0;
 }
 
-static void vt__tp_wake_one(vt_threadpool *tp)
+/* The push's signal hook: runs inside the window that close waits for. */
+static void vt__tp_wake_one(void *arg)
 {
-	/* P1: relaxed; ordered after the push by X2's seq_cst exchange
+	vt_threadpool *tp = arg;
+
+	/* P1: relaxed; ordered after the enqueue by X2's seq_cst exchange
 	 * (pairs with W1 in the worker). */
 	if (vt__load_relaxed(&tp->sleepers) == 0)
 		return;
@@ -84,14 +89,9 @@ static void vt__tp_wake_one(vt_threadpool *tp)
 
 int vt_threadpool_post(vt_threadpool *tp, vt_continuation fn, void *state)
 {
-	int rc;
-
 	if (tp == NULL || fn == NULL)
 		return VT_EINVAL;
-	rc = vt__workq_push(&tp->q, fn, state);
-	if (rc == 0)
-		vt__tp_wake_one(tp);
-	return rc;
+	return vt__workq_push(&tp->q, fn, state, vt__tp_wake_one, tp);
 }
 
 static int vt__tp_post(vt_executor *self, vt_continuation fn, void *state)

@@ -2,9 +2,10 @@
  * vt__workq: per-producer SPMC rings plus a shared inject ring (see
  * workq_internal.h for the design and the close protocol).
  *
- * Progress: push to the own ring is wait-free apart from X1/X2 (two
- * uncontended exchanges on the owner's own line); pop is lock-free; push to
- * the inject ring takes inject_lock (blocking, the rare path); a thread's
+ * Progress: push to the own ring is wait-free apart from X1..X3 (two
+ * uncontended exchanges and a store on the owner's own line) and the
+ * executor's signal; pop is lock-free; push to the inject ring takes
+ * inject_lock (blocking, the rare path; its signal runs under it); a thread's
  * first push to a queue, and thread exit, take a mutex.
  */
 #include <pthread.h>
@@ -206,9 +207,10 @@ void vt__workq_bind(vt__workq *q, uint32_t index)
 }
 
 /* Enqueue on the inject ring under its lock. `check` (producers without a
- * slot): refuse once closed; close takes the same lock after K1, so a
- * producer either sees `closed` here or finished before close returned. */
-static int vt__wq_inject(vt__workq *q, vt__work *w, bool check)
+ * slot): refuse once closed, and signal under the lock; close takes the
+ * same lock after K1, so a producer either sees `closed` here or finished,
+ * signal included, before close returned. */
+static int vt__wq_inject(vt__workq *q, vt__work *w, bool check, vt_continuation signal, void *arg)
 {
 	int rc = 0;
 
@@ -219,14 +221,20 @@ static int vt__wq_inject(vt__workq *q, vt__work *w, bool check)
 		vt__wq_tsan_release(&q->inject);
 		/* SPMC enqueue (one producer at a time: the lock): store fence
 		 * + store of p_tail; pairs with the dequeue's load in pop. */
-		if (!ck_ring_enqueue_spmc_vt__work(&q->inject, q->inject_buf, w))
+		if (!ck_ring_enqueue_spmc_vt__work(&q->inject, q->inject_buf, w)) {
 			rc = VT_EEXHAUSTED;
+		} else if (signal != NULL) {
+			/* seq_cst fence: the full barrier between the enqueue and
+			 * the signal's sleeper check (X2's role on the fast path). */
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			signal(arg);
+		}
 	}
 	pthread_mutex_unlock(&q->inject_lock);
 	return rc;
 }
 
-int vt__workq_push(vt__workq *q, vt_continuation fn, void *state)
+int vt__workq_push(vt__workq *q, vt_continuation fn, void *state, vt_continuation signal, void *arg)
 {
 	vt__wq_tls *e = vt__wq_claim(q);
 	vt__work w = { fn, state };
@@ -245,18 +253,20 @@ int vt__workq_push(vt__workq *q, vt_continuation fn, void *state)
 		 * with the dequeue's load of p_tail in pop. */
 		ok = ck_ring_enqueue_spmc_vt__work(&s->ring, s->buf, &w);
 		if (VT_UNLIKELY(!ok))
-			ok = vt__wq_inject(q, &w, false) == 0; /* own ring full; busy covers it */
-		/* X2: seq_cst; releases the item to close's acquire wait, and is
-		 * the full barrier before the caller's sleeper check. */
-		__atomic_exchange_n(&s->busy, 0, __ATOMIC_SEQ_CST);
+			ok = vt__wq_inject(q, &w, false, NULL, NULL) == 0; /* own ring full; busy covers it */
+		if (VT_LIKELY(ok && signal != NULL)) {
+			/* X2: seq_cst; the full barrier between the enqueue and the
+			 * signal's sleeper check. */
+			__atomic_exchange_n(&s->busy, 2, __ATOMIC_SEQ_CST);
+			signal(arg);
+		}
+		/* X3: release; pairs with close's acquire wait: the item, and the
+		 * end of this post's last touch of the executor. */
+		vt__store_release(&s->busy, 0);
 		return ok ? 0 : VT_EEXHAUSTED;
 	}
-	/* No slot: the shared inject ring, under its lock. */
-	int rc = vt__wq_inject(q, &w, true);
-	/* seq_cst fence: the full barrier between the enqueue and the caller's
-	 * sleeper check (X2's role on the fast path). */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return rc;
+	/* No slot: the shared inject ring, signal included, under its lock. */
+	return vt__wq_inject(q, &w, true, signal, arg);
 }
 
 bool vt__workq_pop(vt__workq *q, uint32_t *cursor, vt__work *out)
@@ -291,7 +301,7 @@ void vt__workq_close(vt__workq *q)
 	__atomic_store_n(&q->closed, 1, __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* K1 before the busy loads below */
 	for (uint32_t i = 0; i < q->nslots; i++) {
-		/* Acquire; pairs with X2 (and the early release) in push. */
+		/* Acquire; pairs with X3 (and the early release) in push. */
 		while (vt__load_acquire(&q->slots[i].busy) != 0)
 			vt__spin_backoff(&spins);
 	}

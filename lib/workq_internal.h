@@ -25,16 +25,23 @@
  * sleep instead of spin.
  *
  * Closing (shutdown) must not lose an item that a producer is enqueuing at
- * that moment. Each slot has a `busy` word that only its owner writes:
+ * that moment, and must not return while a producer whose item is in
+ * still runs the executor's wake-up (the item may have run already, and
+ * the executor be freed right after close). Each slot has a `busy` word
+ * that only its owner writes:
  *   push   X1 xchg busy = 1 (seq_cst), load closed; enqueue;
- *          X2 xchg busy = 0 (seq_cst: releases the item, and is the full
- *             barrier between the enqueue and the executor's sleeper check)
+ *          X2 xchg busy = 2 (seq_cst: the full barrier between the
+ *             enqueue and the executor's sleeper check); the executor's
+ *             `signal` hook (that check, perhaps a wake-up);
+ *          X3 store busy = 0 (release: the item, and the hook's end)
  *   close  K1 store closed = 1 (seq_cst), then waits (acquire) until every
  *             busy word reads 0.
  * X1 and K1 are a store-buffering pair: either the producer sees `closed`
- * and enqueues nothing, or close sees busy == 1 and waits for X2, after
- * which the item is visible to whoever drains the queue. The window (close
- * waiting for a producer between X1 and X2) is a few instructions long.
+ * and enqueues nothing, or close sees busy != 0 and waits for X3, after
+ * which the item is visible to whoever drains the queue and the producer
+ * touches nothing of the executor again. The window (close waiting for a
+ * producer between X1 and X3) is a few instructions long, plus a system
+ * call when the producer wakes the executor.
  */
 #ifndef VT_WORKQ_INTERNAL_H
 #define VT_WORKQ_INTERNAL_H
@@ -77,7 +84,7 @@ typedef struct vt__wq_slot {
 	ck_ring_t ring;      /* SPMC: the owner enqueues, consumers dequeue */
 	vt__work *buf;
 	uint64_t owner;      /* 0: free; else the owning thread's tag (CAS to claim) */
-	uint32_t busy;       /* X1/X2 above; written by the owner only */
+	uint32_t busy;       /* X1..X3 above; written by the owner only */
 } __attribute__((aligned(VT__WQ_CACHELINE))) vt__wq_slot;
 
 typedef struct vt__workq {
@@ -110,16 +117,20 @@ void vt__workq_fini(vt__workq *q);
 /* Make reserved slot `index` the calling thread's slot for q. */
 void vt__workq_bind(vt__workq *q, uint32_t index);
 
-/* Enqueue fn(state). 0; VT_ESHUTDOWN (closed: nothing enqueued);
- * VT_EEXHAUSTED (every ring it may use is full: nothing enqueued). */
-int vt__workq_push(vt__workq *q, vt_continuation fn, void *state);
+/* Enqueue fn(state); once it is in, call signal(arg) (the executor's
+ * wake-up; NULL: none) after a full barrier, still inside the window that
+ * close waits for. 0; VT_ESHUTDOWN (closed: nothing enqueued, no signal);
+ * VT_EEXHAUSTED (every ring it may use is full: nothing enqueued, no
+ * signal). */
+int vt__workq_push(vt__workq *q, vt_continuation fn, void *state, vt_continuation signal, void *arg);
 
 /* Dequeue one item, scanning from *cursor (updated). false when every ring
  * looked empty. Any number of consumers. */
 bool vt__workq_pop(vt__workq *q, uint32_t *cursor, vt__work *out);
 
-/* K1 then wait until no producer is inside X1..X2: after this, no item can
- * be added and every item added is visible to the calling thread. */
+/* K1 then wait until no producer is inside X1..X3: after this, no item can
+ * be added, every item added is visible to the calling thread, and no push
+ * still runs its signal. */
 void vt__workq_close(vt__workq *q);
 
 static inline bool vt__workq_is_closed(vt__workq *q)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static inline void vt_ck_fail_(const char *file, int line, const char *expr)
 {
@@ -45,6 +46,18 @@ static inline void vt_ck_eq_fail_(const char *file, int line, const char *a, con
 		fprintf(stderr, "  %s\n", #test);        \
 		test();                                  \
 	} while (0)
+
+/* Wait until *flag reads non-zero or about ms milliseconds passed, sleeping
+ * 1 ms at a time (for interposers that play a preempted thread). Returns
+ * whether the flag was set. */
+static inline int vt_ck_wait_flag(const int *flag, int ms)
+{
+	struct timespec one = { 0, 1000000L };
+
+	for (int i = 0; i < ms && !__atomic_load_n(flag, __ATOMIC_ACQUIRE); i++)
+		nanosleep(&one, NULL);
+	return __atomic_load_n(flag, __ATOMIC_ACQUIRE) != 0;
+}
 
 /* --threads N --iterations N, with defaults. */
 static inline void vt_ck_args(int argc, char **argv, int *threads, long *iterations)

@@ -1,7 +1,11 @@
 /* vt_loop: unit tests and a cross-thread stress test driven through epoll. */
+#include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -63,6 +67,81 @@ static void test_run_stop(void)
 }
 
 /* ---- stress: producers on other threads, the loop drained via epoll ---- */
+
+/*
+ * A poster preempted inside vt_loop_post after its item went in: write()
+ * is interposed, and the poster's write to the loop's eventfd is held
+ * until the loop has been destroyed (or 300 ms passed, which is what a
+ * correct loop makes it wait: destroy must not finish while a post still
+ * uses the loop).
+ */
+static int g_hold_fd = -1;
+static pthread_t g_hold_thread;
+static int g_go, g_in_write, g_destroyed, g_late;
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+	static void *real_sym;
+	ssize_t (*real_write)(int, const void *, size_t);
+	void *sym = __atomic_load_n(&real_sym, __ATOMIC_RELAXED); /* dlsym's answer is the same for every thread */
+
+	if (sym == NULL) {
+		sym = dlsym(RTLD_NEXT, "write");
+		__atomic_store_n(&real_sym, sym, __ATOMIC_RELAXED);
+	}
+	memcpy(&real_write, &sym, sizeof(sym)); /* object to function pointer, as POSIX allows */
+	if (fd == __atomic_load_n(&g_hold_fd, __ATOMIC_ACQUIRE) && pthread_equal(pthread_self(), g_hold_thread)) {
+		__atomic_store_n(&g_in_write, 1, __ATOMIC_RELEASE);
+		if (vt_ck_wait_flag(&g_destroyed, 300))
+			__atomic_store_n(&g_late, 1, __ATOMIC_RELEASE);
+	}
+	return real_write(fd, buf, n);
+}
+
+static void *post_one(void *arg)
+{
+	vt_loop *loop = arg;
+	static long ran_unused;
+
+	while (!__atomic_load_n(&g_go, __ATOMIC_ACQUIRE)) /* g_hold_thread is set */
+		sched_yield();
+	CHECK_EQ(vt_loop_post(loop, inc, &ran_unused), 0);
+	return NULL;
+}
+
+static void test_destroy_after_item_ran(void)
+{
+	vt_loop *loop;
+	pthread_t th;
+	long ran = 0;
+	uint64_t junk;
+	int other;
+
+	g_loop_thread = pthread_self();
+	CHECK_EQ(vt_loop_create(&loop, NULL), 0);
+	g_go = g_in_write = g_destroyed = g_late = 0;
+	__atomic_store_n(&g_hold_fd, vt_loop_fd(loop), __ATOMIC_RELEASE);
+	CHECK_EQ(pthread_create(&th, NULL, post_one, loop), 0);
+	g_hold_thread = th;
+	__atomic_store_n(&g_go, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&g_in_write, __ATOMIC_ACQUIRE))
+		sched_yield();
+	/* The item is in (the write comes after the push): run it, then, since
+	 * everything posted has run, destroy the loop. */
+	ran = vt_loop_run_once(loop);
+	CHECK_EQ(ran, 1);
+	int efd = g_hold_fd;
+	CHECK_EQ(vt_loop_destroy(&loop), 0);
+	other = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); /* likely takes the loop's fd number */
+	CHECK(other >= 0);
+	__atomic_store_n(&g_destroyed, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	__atomic_store_n(&g_hold_fd, -1, __ATOMIC_RELEASE);
+	CHECK_EQ(g_late, 0); /* the post used the loop after destroy returned */
+	if (other == efd) /* and its eventfd write landed on a stranger's fd */
+		CHECK(read(other, &junk, sizeof(junk)) < 0 && errno == EAGAIN);
+	close(other);
+}
 
 static int g_threads = 3;
 static long g_iters = 300000;
@@ -128,6 +207,7 @@ int main(int argc, char **argv)
 	if (!stress) {
 		RUN(test_basic);
 		RUN(test_run_stop);
+		RUN(test_destroy_after_item_ran);
 		g_iters = 30000;
 	}
 	RUN(test_stress);

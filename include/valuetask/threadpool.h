@@ -21,8 +21,8 @@
  * thread's first post to a pool claims its ring (a mutex, once).
  *
  * Idle workers poll for `spin` rounds, then park on a futex. A post pays
- * two uncontended exchanges and one load; it makes a system call only when
- * a worker is parked and no other wake-up is already on its way.
+ * two uncontended exchanges, a store and one load; it makes a system call
+ * only when a worker is parked and no other wake-up is already on its way.
  *
  * Shutdown runs every item that was posted before it: posts that race with
  * it either get in (and run) or answer VT_ESHUTDOWN (and change nothing).
