@@ -36,6 +36,24 @@ static inline void vt__cpu_relax(void)
 }
 
 /*
+ * The full barrier of a store-buffering pair (each side stores, then loads
+ * what the other stored) whose store side just did a seq_cst or acq_rel
+ * read-modify-write: between that RMW and the loads after it.
+ *  - x86: the RMW is a locked instruction, already a full barrier, and the
+ *    compiler does not hoist later loads above it; a compiler barrier is
+ *    all that is left to add.
+ *  - elsewhere (AArch64, POWER): an RMW does not order its store before
+ *    later loads (C11 says the same: a relaxed load after a seq_cst RMW may
+ *    miss the other side's store), so this is a seq_cst fence.
+ * Not exercised on a weakly ordered CPU: none was available to test on.
+ */
+#if defined(__x86_64__) || defined(__i386__)
+#define vt__fence_after_rmw() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+#else
+#define vt__fence_after_rmw() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#endif
+
+/*
  * One round of waiting for another thread to run a few instructions: spin
  * (pause) for the first 64 rounds, then yield, since on an oversubscribed
  * machine the thread we wait for may be preempted. *spins starts at 0.

@@ -2,13 +2,17 @@
  * vt_loop: a vt__workq drained by one thread, woken through an eventfd.
  *
  * Signalling protocol:
- *   post   push, whose X2 exchange is a full barrier, then, still inside
+ *   post   push, whose X2 exchange (+ vt__fence_after_rmw) is a full
+ *          barrier, then, still inside
  *          push (its signal hook, so that destroy's close waits for it:
  *          the item may run, and the loop be destroyed, as soon as it is
  *          in), L1 if `signaled` reads 0 and L2 xchg signaled = 1
  *          returned 0: write the eventfd
  *   drain  if `signaled` reads 1: read the eventfd, then D1 xchg
- *          signaled = 0 (acq_rel); then pop until empty
+ *          signaled = 0 (acq_rel) + vt__fence_after_rmw; then pop until
+ *          empty. A post whose L1 read the 1 that D1 replaced skips its
+ *          write; X2 + fence against D1 + fence (store-buffering) makes
+ *          the pops see its item.
  * A post whose L2 came before D1 pushed before D1, so the drain's pops see
  * its item (D1 acquires the release sequence on `signaled`). A post whose
  * L2 came after D1 finds 0 (or a later poster's 1, whose write is on its
@@ -25,6 +29,7 @@
 #include <unistd.h>
 
 #include "alloc_internal.h"
+#include "futex_internal.h"
 #include "valuetask/loop.h"
 #include "workq_internal.h"
 
@@ -133,6 +138,11 @@ static int vt__loop_drain(vt_loop *loop, int budget)
 		(void)!read(loop->efd, &junk, sizeof(junk)); /* EAGAIN is fine */
 		/* D1: acq_rel; pairs with L2 in signal. */
 		(void)__atomic_exchange_n(&loop->signaled, 0, __ATOMIC_ACQ_REL);
+		/* D1 before the pops below: a store-buffering pair with the
+		 * post's enqueue, X2 and L1, which may have read the 1 that D1
+		 * replaced and so skipped its write; the pops must then see its
+		 * item. Pairs with the fence after X2 in vt__workq_push. */
+		vt__fence_after_rmw();
 	}
 	while (ran < budget && vt__workq_pop(&loop->q, &loop->cursor, &w)) {
 		w.fn(w.state);

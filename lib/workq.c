@@ -255,9 +255,11 @@ int vt__workq_push(vt__workq *q, vt_continuation fn, void *state, vt_continuatio
 		if (VT_UNLIKELY(!ok))
 			ok = vt__wq_inject(q, &w, false, NULL, NULL) == 0; /* own ring full; busy covers it */
 		if (VT_LIKELY(ok && signal != NULL)) {
-			/* X2: seq_cst; the full barrier between the enqueue and the
-			 * signal's sleeper check. */
+			/* X2: seq_cst; with the fence after it, the full barrier
+			 * between the enqueue and the signal's sleeper check (pairs
+			 * with the executor's W1 + fence, or D1 + fence). */
 			__atomic_exchange_n(&s->busy, 2, __ATOMIC_SEQ_CST);
+			vt__fence_after_rmw(); /* X2's barrier on weakly ordered CPUs */
 			signal(arg);
 		}
 		/* X3: release; pairs with close's acquire wait: the item, and the
