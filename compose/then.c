@@ -165,8 +165,8 @@ int vt_task_then(vt_task t, vt_then_fn fn, void *state, vt_executor *ex)
 		return 0;
 	}
 	n = vt__node_get();
-	if (n == NULL)
-		return VT_ENOMEM;
+	if (n == NULL) /* VT_ETOKEN outranks a failed allocation (SPEC §4.1) */
+		return vt_task_status(t) == VT_ETOKEN ? VT_ETOKEN : VT_ENOMEM;
 	n->task = t;
 	n->fn = fn;
 	n->state = state;

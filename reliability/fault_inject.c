@@ -518,6 +518,40 @@ static uint64_t scenario_then(uint64_t fail_at)
 	return A.calls;
 }
 
+/* A stale task's then() on a thread whose first then() must allocate (its
+ * header), with that allocation failing: VT_ETOKEN outranks VT_ENOMEM
+ * (SPEC §4.1), as it does when the allocation succeeds. */
+static void *then_stale_on_new_thread(void *arg)
+{
+	vt_task *t = arg;
+	int rc;
+
+	A.armed = true; /* the thread was created: count from here */
+	rc = vt_task_then(*t, then_cb, NULL, NULL);
+	A.armed = false;
+	CHECK_EQ(rc, VT_ETOKEN);
+	CHECK_EQ(A.failures, 1); /* the header's allocation was the one refused */
+	return NULL;
+}
+
+static void check_then_stale_precedence(void)
+{
+	vt_promise *p = vt_promise_rent(then_pp);
+	vt_task t;
+	vt_value v;
+	pthread_t th;
+
+	CHECK(p != NULL);
+	t = vt_promise_task(p);
+	CHECK_EQ(vt_promise_set_result(p, vt_promise_version(p), vt_value_i64(1)), 0);
+	CHECK_EQ(vt_task_get_result(t, &v), 0); /* consumed: t is stale */
+	A.calls = 0;
+	A.fail_at = 1;
+	A.failures = 0;
+	CHECK_EQ(pthread_create(&th, NULL, then_stale_on_new_thread, &t), 0);
+	CHECK_EQ(pthread_join(th, NULL), 0);
+}
+
 static uint64_t walk_then(void)
 {
 	uint64_t injected = 0;
@@ -544,6 +578,8 @@ static uint64_t walk_then(void)
 		injected++;
 	}
 	CHECK_EQ(scenario_then(0), n);
+	check_then_stale_precedence();
+	injected++;
 	CHECK_EQ(vt_set_default_allocator(NULL), 0);
 	CHECK_EQ(vt_promise_pool_destroy(&then_pp), 0);
 	printf("fault_inject: vt_task_then via %s: 2 allocation sites (thread header, node), %" PRIu64
