@@ -56,7 +56,9 @@ VT_API vt_executor *vt_loop_executor(vt_loop *loop);
 VT_API int vt_loop_fd(const vt_loop *loop);
 
 /* Queue fn(state) for the draining thread. 0; VT_EINVAL; VT_ESHUTDOWN
- * (after destroy began); VT_EEXHAUSTED (the rings are full; nothing queued). */
+ * (destroy has begun and not yet returned: nothing queued); VT_EEXHAUSTED
+ * (the rings are full; nothing queued). A post must not start once destroy
+ * may have returned: the loop is freed then, and so is what the post reads. */
 VT_API int vt_loop_post(vt_loop *loop, vt_continuation fn, void *state);
 
 /*

@@ -79,7 +79,7 @@ VT_API void vt_when_init(vt_when *w);
  * order; an input that could not be awaited, stale or already awaited,
  * counts as completing at once with that code). Each input's own result is
  * in nodes[i]. tasks is read during the call only.
- * 0; VT_EINVAL (NULLs, n == 0 or over 2^31; nothing changes);
+ * 0; VT_EINVAL (NULLs, n == 0 or n >= 2^31; nothing changes);
  * VT_EPENDING (w is still in use: not settled, or its last task not
  * consumed).
  */
