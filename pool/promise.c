@@ -24,10 +24,18 @@
  * (pools that never register pay nothing).
  *
  * A slot's word is token | flags:
- *   BUSY   a registration is writing fn/state (other registrars wait; a
- *          canceler treats it as "not armed", see vt_promise_on_cancel)
+ *   BUSY   a registration owns the slot: it is writing fn/state (with
+ *          ARMED clear: a canceler treats it as "not armed"), or it has
+ *          armed the slot and is checking the state (BUSY | ARMED: a
+ *          canceler may fire it; nobody else moves it). Other registrars
+ *          wait for it, see vt_promise_on_cancel.
  *   ARMED  fn/state belong to rental `token`
  *   FIRED  a canceler took fn/state and will call fn once
+ * A registrar takes a slot marked for another rental only while its own
+ * rental is current (the core's version is its token): then the rental
+ * that marked the slot is over, and so is its canceler's read of fn/state.
+ * A stale registrar (its rental ended while it was on its way) answers
+ * VT_ETOKEN and never touches a newer rental's registration.
  */
 #define VT__CX_BUSY (UINT64_C(1) << 16)
 #define VT__CX_ARMED (UINT64_C(1) << 17)
@@ -221,8 +229,9 @@ static vt__cancel_slot *vt__cancel_slot_of(vt_promise_pool *pp, const vt_promise
 int vt_promise_on_cancel(vt_promise *p, uint16_t token, vt_continuation fn, void *state)
 {
 	vt__cancel_slot *slot;
-	uint64_t w, s;
+	uint64_t w, s, armed;
 	unsigned int spins = 0;
+	bool live;
 	int st;
 
 	if (p == NULL || fn == NULL)
@@ -240,11 +249,21 @@ int vt_promise_on_cancel(vt_promise *p, uint16_t token, vt_continuation fn, void
 		if ((uint16_t)w == token && (w & (VT__CX_ARMED | VT__CX_FIRED | VT__CX_BUSY)))
 			return VT_EAWAITED;
 		if (w & VT__CX_BUSY) {
-			/* Another (stale) registration is writing: wait for it,
-			 * a few instructions (a window, like W1). */
+			/* Another registration owns the slot: wait for it, a
+			 * few instructions (a window, like W1). */
 			vt__spin_backoff(&spins);
-			w = vt__load_acquire(&slot->word); /* pairs with its store of ARMED */
+			w = vt__load_acquire(&slot->word); /* pairs with its release of word */
 			continue;
+		}
+		if ((uint16_t)w != token) {
+			/* Marked by another rental: ours must still be current
+			 * (see the top of this section). Acquire; pairs with R1
+			 * and P (through the rounds' C1/R1 chain): the rental
+			 * that marked the slot was consumed, after its canceler
+			 * read fn/state. */
+			s = vt__load_acquire(&p->core.state);
+			if ((uint16_t)s != token)
+				return VT_ETOKEN;
 		}
 		/* Acquire; pairs with the previous owner's release of word. */
 		if (vt__cas_acquire(&slot->word, &w, (uint64_t)token | VT__CX_BUSY))
@@ -255,17 +274,17 @@ int vt_promise_on_cancel(vt_promise *p, uint16_t token, vt_continuation fn, void
 	/* seq_cst store (release of fn/state); then the seq_cst load of the
 	 * state: a store-buffering pair with the canceler's seq_cst claim (C1)
 	 * followed by its seq_cst CAS on word. Either the canceler sees ARMED
-	 * and takes the callback, or we see its claim and withdraw. */
-	__atomic_store_n(&slot->word, (uint64_t)token | VT__CX_ARMED, __ATOMIC_SEQ_CST);
+	 * and takes the callback, or we see its claim and withdraw. BUSY stays
+	 * until we decide, so that nobody but a canceler moves the word. */
+	armed = (uint64_t)token | VT__CX_ARMED | VT__CX_BUSY;
+	__atomic_store_n(&slot->word, armed, __ATOMIC_SEQ_CST);
 	s = __atomic_load_n(&p->core.state, __ATOMIC_SEQ_CST);
-	if ((uint16_t)s != token || (s & VT__CORE_COMPLETING)) {
-		uint64_t armed = (uint64_t)token | VT__CX_ARMED;
-		/* acq_rel; pairs with the canceler's CAS: exactly one of us
-		 * moves the word off ARMED. */
-		if (vt__cas_acq_rel(&slot->word, &armed, (uint64_t)token))
-			return (uint16_t)s != token ? VT_ETOKEN : VT_ECOMPLETED;
-		/* A canceler took the callback: it calls fn once. */
-	}
+	live = (uint16_t)s == token && !(s & VT__CORE_COMPLETING);
+	/* acq_rel; pairs with the canceler's CAS (exactly one of us moves the
+	 * word off ARMED | BUSY) and with the next owner's acquire. */
+	if (vt__cas_acq_rel(&slot->word, &armed, (uint64_t)token | (live ? VT__CX_ARMED : 0)) && !live)
+		return (uint16_t)s != token ? VT_ETOKEN : VT_ECOMPLETED;
+	/* Armed, or a canceler took the callback: it calls fn once. */
 	return 0;
 }
 
@@ -282,12 +301,22 @@ static int vt__promise_cancel(vt_source *src, uint16_t token)
 		return rc; /* VT_ETOKEN; VT_ECOMPLETED: the result stays */
 	slot = vt__cancel_slot_of(p->pool, p, false);
 	if (slot != NULL) {
-		uint64_t armed = (uint64_t)token | VT__CX_ARMED;
 		/* seq_cst; the other side of the registration's pair (above). */
-		if (__atomic_compare_exchange_n(&slot->word, &armed, (uint64_t)token | VT__CX_FIRED, false,
-						__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
-			fn = vt__load_relaxed(&slot->fn); /* ordered after the CAS (acquire part) */
-			st = vt__load_relaxed(&slot->state);
+		uint64_t w = __atomic_load_n(&slot->word, __ATOMIC_SEQ_CST);
+
+		/* Armed for this rental, its registrar done or still checking
+		 * (BUSY): fire. The seq_cst CAS decides against the registrar's
+		 * withdrawal; a lost CAS looks again. */
+		while ((uint16_t)w == token && (w & VT__CX_ARMED)) {
+			if (__atomic_compare_exchange_n(&slot->word, &w, (uint64_t)token | VT__CX_FIRED, false,
+							__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+				/* Ordered after the CAS (acquire part). Nobody
+				 * rewrites them before our publish: another
+				 * registrar needs its own rental current. */
+				fn = vt__load_relaxed(&slot->fn);
+				st = vt__load_relaxed(&slot->state);
+				break;
+			}
 		}
 	}
 	vt__core_publish(&p->core, s, VT_CANCELED, (uint64_t)(int64_t)-ECANCELED);

@@ -1,6 +1,7 @@
 /* vt_task_wait, vt_task_then, vt_task_forget, vt_task_cancel: unit tests. */
 #include <pthread.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "check.h"
@@ -342,6 +343,89 @@ static void test_cancel(void)
 	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
 }
 
+/*
+ * A producer whose registration raced its own rental's end (its on_cancel
+ * passed the pending check, then the rental was completed, consumed and
+ * rented again) must not take the slot from the next rental's registration.
+ * The allocator hook holds the stale registrar inside the first allocation
+ * of the side table, right after its pending check.
+ */
+static int hold_state; /* 0 idle, 1 armed, 2 holding, 3 released */
+
+static void *hold_alloc(size_t size, size_t align, void *ctx)
+{
+	int one = 1;
+	void *m = NULL;
+
+	(void)ctx;
+	if (size == sizeof(void *) * 4 && align == 64 &&
+	    __atomic_compare_exchange_n(&hold_state, &one, 2, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		while (__atomic_load_n(&hold_state, __ATOMIC_SEQ_CST) != 3)
+			sched_yield();
+	return posix_memalign(&m, align < sizeof(void *) ? sizeof(void *) : align, size) == 0 ? m : NULL;
+}
+
+static void hold_free(void *m, size_t size, void *ctx)
+{
+	(void)size;
+	(void)ctx;
+	free(m);
+}
+
+struct stale_reg {
+	vt_promise *p;
+	uint16_t tok;
+	int fired;
+	int rc;
+};
+
+static void *register_stale(void *arg)
+{
+	struct stale_reg *r = arg;
+
+	r->rc = vt_promise_on_cancel(r->p, r->tok, noop, &r->fired);
+	return NULL;
+}
+
+static void test_cancel_stale_registration_race(void)
+{
+	vt_pool_config cfg;
+	vt_promise_pool *pp;
+	struct stale_reg old;
+	pthread_t th;
+	vt_value v;
+	int cur = 0;
+
+	vt_pool_config_default(&cfg);
+	cfg.capacity = 1;
+	cfg.allocator.alloc = hold_alloc;
+	cfg.allocator.free = hold_free;
+	CHECK_EQ(vt_promise_pool_create(&pp, &cfg), 0);
+	old.p = vt_promise_rent(pp);
+	old.tok = vt_promise_version(old.p);
+	old.fired = 0;
+	__atomic_store_n(&hold_state, 1, __ATOMIC_SEQ_CST);
+	CHECK_EQ(pthread_create(&th, NULL, register_stale, &old), 0);
+	while (__atomic_load_n(&hold_state, __ATOMIC_SEQ_CST) != 2)
+		sched_yield();
+	/* The old rental ends; the next one registers and is canceled. */
+	CHECK_EQ(vt_promise_set_result(old.p, old.tok, vt_value_i64(1)), 0);
+	CHECK_EQ(vt_task_get_result(vt_promise_task(old.p), &v), 0);
+	vt_promise *p = vt_promise_rent(pp);
+	CHECK_EQ(p == old.p, 1);
+	uint16_t tok = vt_promise_version(p);
+	CHECK_EQ(vt_promise_on_cancel(p, tok, noop, &cur), 0);
+	__atomic_store_n(&hold_state, 3, __ATOMIC_SEQ_CST);
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK_EQ(old.rc, VT_ETOKEN);
+	CHECK_EQ(vt_task_cancel(vt_promise_task(p)), 0);
+	CHECK_EQ(cur, 1);       /* the live registration fires */
+	CHECK_EQ(old.fired, 0); /* the stale one does not */
+	CHECK_EQ(vt_task_get_result(vt_promise_task(p), &v), -ECANCELED);
+	__atomic_store_n(&hold_state, 0, __ATOMIC_SEQ_CST);
+	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
+}
+
 int main(void)
 {
 	RUN(test_wait);
@@ -350,5 +434,6 @@ int main(void)
 	RUN(test_then);
 	RUN(test_forget);
 	RUN(test_cancel);
+	RUN(test_cancel_stale_registration_race);
 	return 0;
 }
