@@ -64,6 +64,8 @@ struct vt_promise_pool {
 
 _Static_assert(sizeof(vt_promise) <= 64, "a pooled promise fits one cache line");
 
+static void vt__cancel_slot_retire(vt_promise_pool *pp, vt__cancel_slot *tab, const vt_promise *p);
+
 /*
  * The one way back to the pool, for the caller that won R1 (a consume or a
  * detached release). A rental's vt_core_set_executor ends with the rental:
@@ -72,11 +74,20 @@ _Static_assert(sizeof(vt_promise) <= 64, "a pooled promise fits one cache line")
  * the next renter reads `ex` only after the pool handed the promise over
  * (ring enqueue/dequeue or the owner's own cache), so a relaxed store is
  * enough; it pairs with the relaxed loads at registration (A1, A3).
+ * So does its cancel registration: a pool whose side table exists clears
+ * the promise's slot here (vt__cancel_slot_retire).
  */
 static inline void vt__promise_recycle(vt_promise *p)
 {
+	vt_promise_pool *pp = p->pool;
+	/* Acquire; pairs with the seq_cst CAS that publishes the table
+	 * (vt__cancel_slot_of): its zeroed slots are visible. */
+	vt__cancel_slot *tab = vt__load_acquire(&pp->cancel);
+
 	vt__store_relaxed(&p->core.ex, NULL); /* see above: ordered by the pool's handover */
-	vt__pool_return_fast(p->pool->pool, p);
+	if (VT_UNLIKELY(tab != NULL))
+		vt__cancel_slot_retire(pp, tab, p);
+	vt__pool_return_fast(pp->pool, p);
 }
 
 #ifdef VT_GENERATION_CHECK
@@ -224,6 +235,43 @@ static vt__cancel_slot *vt__cancel_slot_of(vt_promise_pool *pp, const vt_promise
 			vt__mem_free(&pp->allocator, mine, bytes);
 	}
 	return tab == NULL ? NULL : &tab[i];
+}
+
+/*
+ * A rental's registration ends with the rental (vt__promise_recycle, after
+ * R1): a mark it left (ARMED: completed without a cancel; FIRED: the
+ * canceler is done, it read fn/state before P) is cleared, so that the
+ * rental that gets the same 16-bit token 65536 rentals later neither
+ * answers VT_EAWAITED nor fires the old callback, whose producer may have
+ * freed its state. Any mark without BUSY is dead now: the rental that made
+ * it is over, the only rental that could be current is this one, and it
+ * has just ended. A BUSY word belongs to a registrar that is checking the
+ * state (a window of a few instructions, like the registrars' own wait):
+ * wait for its decision, which may be to arm.
+ */
+static void vt__cancel_slot_retire(vt_promise_pool *pp, vt__cancel_slot *tab, const vt_promise *p)
+{
+	uint32_t i = vt__promise_index(pp, p);
+	unsigned int spins = 0;
+	uint64_t w;
+
+	if (i == UINT32_MAX)
+		return;
+	w = vt__load_acquire(&tab[i].word); /* pairs with the registrar's release of word */
+	for (;;) {
+		if (w & VT__CX_BUSY) {
+			vt__spin_backoff(&spins);
+			w = vt__load_acquire(&tab[i].word); /* pairs with the registrar's decision (acq_rel CAS) */
+			continue;
+		}
+		if (!(w & (VT__CX_ARMED | VT__CX_FIRED)))
+			return;
+		/* acq_rel; pairs with the acquire of the registrar that takes
+		 * the slot next (a stale one that races us takes it from
+		 * either value, and then withdraws). */
+		if (vt__cas_acq_rel(&tab[i].word, &w, (uint64_t)(uint16_t)w))
+			return;
+	}
 }
 
 int vt_promise_on_cancel(vt_promise *p, uint16_t token, vt_continuation fn, void *state)

@@ -426,6 +426,56 @@ static void test_cancel_stale_registration_race(void)
 	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
 }
 
+/*
+ * A registration left armed by a rental that completed normally belongs to
+ * that rental only: 65536 rentals later the 16-bit token matches again, and
+ * the new rental must neither answer VT_EAWAITED nor fire the old callback
+ * (its producer saw set_result answer 0 and may have freed its state).
+ */
+static void test_cancel_registration_ends_with_rental(void)
+{
+	vt_promise_pool *pp = make_pool(1);
+	vt_value v;
+	int old = 0, cur = 0;
+
+	vt_promise *p = vt_promise_rent(pp);
+	uint16_t tok = vt_promise_version(p);
+	CHECK_EQ(vt_promise_on_cancel(p, tok, noop, &old), 0);
+	CHECK_EQ(vt_promise_set_result(p, tok, vt_value_i64(1)), 0);
+	CHECK_EQ(vt_task_get_result(vt_promise_task(p), &v), 0);
+	for (uint32_t i = 0; i < 65535; i++) {
+		vt_promise *q = vt_promise_rent(pp);
+		CHECK_EQ(q == p, 1);
+		CHECK_EQ(vt_promise_set_result(q, vt_promise_version(q), vt_value_i64(2)), 0);
+		CHECK_EQ(vt_task_get_result(vt_promise_task(q), &v), 0);
+	}
+	p = vt_promise_rent(pp);
+	CHECK_EQ(vt_promise_version(p), tok); /* the token came round again */
+	CHECK_EQ(vt_task_cancel(vt_promise_task(p)), 0);
+	CHECK_EQ(old, 0); /* the old rental's callback is not called */
+	CHECK_EQ(vt_task_get_result(vt_promise_task(p), &v), -ECANCELED);
+
+	p = vt_promise_rent(pp);
+	tok = vt_promise_version(p);
+	CHECK_EQ(vt_promise_on_cancel(p, tok, noop, &old), 0);
+	CHECK_EQ(vt_task_cancel(vt_promise_task(p)), 0);
+	CHECK_EQ(old, 1);
+	CHECK_EQ(vt_task_get_result(vt_promise_task(p), &v), -ECANCELED);
+	for (uint32_t i = 0; i < 65535; i++) {
+		vt_promise *q = vt_promise_rent(pp);
+		CHECK_EQ(vt_promise_set_result(q, vt_promise_version(q), vt_value_i64(2)), 0);
+		CHECK_EQ(vt_task_get_result(vt_promise_task(q), &v), 0);
+	}
+	p = vt_promise_rent(pp);
+	CHECK_EQ(vt_promise_version(p), tok);
+	CHECK_EQ(vt_promise_on_cancel(p, tok, noop, &cur), 0); /* not VT_EAWAITED */
+	CHECK_EQ(vt_task_cancel(vt_promise_task(p)), 0);
+	CHECK_EQ(cur, 1);
+	CHECK_EQ(old, 1);
+	CHECK_EQ(vt_task_get_result(vt_promise_task(p), &v), -ECANCELED);
+	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
+}
+
 int main(void)
 {
 	RUN(test_wait);
@@ -434,6 +484,7 @@ int main(void)
 	RUN(test_then);
 	RUN(test_forget);
 	RUN(test_cancel);
+	RUN(test_cancel_registration_ends_with_rental);
 	RUN(test_cancel_stale_registration_race);
 	return 0;
 }
