@@ -9,6 +9,7 @@ int vt_task_forget(vt_task t)
 		return 0; /* a task that carries its result holds nothing */
 	if (src->ops->forget == NULL)
 		return VT_EINVAL;
+	VT__TASK_PASS_EPOCH(t); /* -Dgeneration_check: a stale epoch is VT_ETOKEN here too */
 	return src->ops->forget(src, vt_task_token(t));
 }
 
@@ -20,5 +21,6 @@ int vt_task_cancel(vt_task t)
 		return VT_ECOMPLETED; /* it carries its result: nothing to cancel */
 	if (src->ops->cancel == NULL)
 		return VT_EINVAL;
+	VT__TASK_PASS_EPOCH(t);
 	return src->ops->cancel(src, vt_task_token(t));
 }

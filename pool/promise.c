@@ -178,8 +178,10 @@ static int vt__promise_forget(vt_source *src, uint16_t token)
 {
 	vt_promise *p = (vt_promise *)src;
 	uint64_t bits;
-	int rc = vt__core_detach(&p->core, token, vt__promise_release, p);
+	int rc;
 
+	VT__EPOCH_CHECK(p, token);
+	rc = vt__core_detach(&p->core, token, vt__promise_release, p);
 	if (rc != 1)
 		return rc; /* 0: released when it completes; VT_ETOKEN; VT_EAWAITED */
 	/* Already completed: consume it now, discarding the result. */
@@ -343,8 +345,10 @@ static int vt__promise_cancel(vt_source *src, uint16_t token)
 	vt_continuation fn = NULL;
 	void *st = NULL;
 	uint64_t s;
-	int rc = vt__core_claim(&p->core, token, &s); /* the race with completion is decided here */
+	int rc;
 
+	VT__EPOCH_CHECK(p, token);
+	rc = vt__core_claim(&p->core, token, &s); /* the race with completion is decided here */
 	if (rc != 0)
 		return rc; /* VT_ETOKEN; VT_ECOMPLETED: the result stays */
 	slot = vt__cancel_slot_of(p->pool, p, false);

@@ -426,6 +426,19 @@ static void test_cancel_stale_registration_race(void)
 	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
 }
 
+/* Rent, complete and consume n times from pp (capacity 1: the same promise). */
+static void cycle_rentals(vt_promise_pool *pp, uint32_t n)
+{
+	vt_value v;
+
+	for (uint32_t i = 0; i < n; i++) {
+		vt_promise *q = vt_promise_rent(pp);
+		CHECK(q != NULL);
+		CHECK_EQ(vt_promise_set_result(q, vt_promise_version(q), vt_value_i64(2)), 0);
+		CHECK_EQ(vt_task_get_result(vt_promise_task(q), &v), 0);
+	}
+}
+
 /*
  * A registration left armed by a rental that completed normally belongs to
  * that rental only: 65536 rentals later the 16-bit token matches again, and
@@ -443,12 +456,7 @@ static void test_cancel_registration_ends_with_rental(void)
 	CHECK_EQ(vt_promise_on_cancel(p, tok, noop, &old), 0);
 	CHECK_EQ(vt_promise_set_result(p, tok, vt_value_i64(1)), 0);
 	CHECK_EQ(vt_task_get_result(vt_promise_task(p), &v), 0);
-	for (uint32_t i = 0; i < 65535; i++) {
-		vt_promise *q = vt_promise_rent(pp);
-		CHECK_EQ(q == p, 1);
-		CHECK_EQ(vt_promise_set_result(q, vt_promise_version(q), vt_value_i64(2)), 0);
-		CHECK_EQ(vt_task_get_result(vt_promise_task(q), &v), 0);
-	}
+	cycle_rentals(pp, 65535);
 	p = vt_promise_rent(pp);
 	CHECK_EQ(vt_promise_version(p), tok); /* the token came round again */
 	CHECK_EQ(vt_task_cancel(vt_promise_task(p)), 0);
@@ -461,11 +469,7 @@ static void test_cancel_registration_ends_with_rental(void)
 	CHECK_EQ(vt_task_cancel(vt_promise_task(p)), 0);
 	CHECK_EQ(old, 1);
 	CHECK_EQ(vt_task_get_result(vt_promise_task(p), &v), -ECANCELED);
-	for (uint32_t i = 0; i < 65535; i++) {
-		vt_promise *q = vt_promise_rent(pp);
-		CHECK_EQ(vt_promise_set_result(q, vt_promise_version(q), vt_value_i64(2)), 0);
-		CHECK_EQ(vt_task_get_result(vt_promise_task(q), &v), 0);
-	}
+	cycle_rentals(pp, 65535);
 	p = vt_promise_rent(pp);
 	CHECK_EQ(vt_promise_version(p), tok);
 	CHECK_EQ(vt_promise_on_cancel(p, tok, noop, &cur), 0); /* not VT_EAWAITED */
@@ -475,6 +479,41 @@ static void test_cancel_registration_ends_with_rental(void)
 	CHECK_EQ(vt_task_get_result(vt_promise_task(p), &v), -ECANCELED);
 	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
 }
+
+#ifdef VT_GENERATION_CHECK
+/*
+ * -Dgeneration_check: a task from 65536 rentals ago (the same 16-bit token,
+ * another epoch) is stale for forget and cancel too, as it is for status,
+ * get_result and on_completed; the current rental is untouched.
+ */
+static void test_forget_cancel_epoch(void)
+{
+	vt_promise_pool *pp = make_pool(1);
+	vt_promise *p = vt_promise_rent(pp);
+	uint16_t tok = vt_promise_version(p);
+	vt_task t0 = vt_promise_task(p);
+	vt_value v;
+	int fired = 0;
+
+	CHECK_EQ(vt_promise_set_result(p, tok, vt_value_i64(0)), 0);
+	CHECK_EQ(vt_task_get_result(t0, &v), 0);
+	cycle_rentals(pp, 65535);
+	p = vt_promise_rent(pp);
+	CHECK_EQ(vt_promise_version(p), tok);
+	CHECK_EQ(vt_promise_on_cancel(p, tok, noop, &fired), 0);
+	CHECK_EQ(vt_task_cancel(t0), VT_ETOKEN);
+	CHECK_EQ(fired, 0);
+	CHECK_EQ(vt_task_forget(t0), VT_ETOKEN);
+	CHECK_EQ(vt_task_status(vt_promise_task(p)), VT_PENDING);
+	CHECK_EQ(rented(pp), 1);
+	CHECK_EQ(vt_promise_set_result(p, tok, vt_value_i64(7)), 0);
+	CHECK_EQ(vt_task_forget(t0), VT_ETOKEN); /* completed: still not released */
+	CHECK_EQ(rented(pp), 1);
+	CHECK_EQ(vt_task_get_result(vt_promise_task(p), &v), 0);
+	CHECK_EQ(v.i64, 7);
+	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
+}
+#endif
 
 int main(void)
 {
@@ -486,5 +525,8 @@ int main(void)
 	RUN(test_cancel);
 	RUN(test_cancel_registration_ends_with_rental);
 	RUN(test_cancel_stale_registration_race);
+#ifdef VT_GENERATION_CHECK
+	RUN(test_forget_cancel_epoch);
+#endif
 	return 0;
 }
