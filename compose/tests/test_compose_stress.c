@@ -6,6 +6,8 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
 
 #include "check.h"
 #include "valuetask.h"
@@ -155,6 +157,103 @@ static void *awaiter(void *arg)
 	return NULL;
 }
 
+/*
+ * Cancel registration racing cancel, consume and re-rent, with a capacity-1
+ * pool: the awaiter cancels round r and, when the cancel won, consumes and
+ * rents round r + 1 at once, while round r's producer may still be inside
+ * vt_promise_on_cancel. Two producers take alternate rounds, so a late
+ * registrar for round r races round r + 1's registration. Every round: the
+ * callback runs once when registered and the cancel won, never otherwise.
+ */
+struct reg_round {
+	uint16_t tok;
+	uint32_t ready; /* awaiter -> producer (release) */
+	uint32_t done;  /* producer -> awaiter (release) */
+	int crc, reg_rc, set_rc;
+	int fired;
+};
+
+static struct reg_round *g_rounds;
+static vt_promise *g_rp;
+
+static void fire_round(void *arg)
+{
+	__atomic_fetch_add(&((struct reg_round *)arg)->fired, 1, __ATOMIC_RELAXED);
+}
+
+static void *reg_producer(void *arg)
+{
+	long first = (long)(intptr_t)arg;
+
+	for (long r = first; r < g_iters; r += 2) {
+		struct reg_round *rd = &g_rounds[r];
+		uint32_t one = 1;
+		wait_ge(&rd->ready, one);
+		rd->reg_rc = vt_promise_on_cancel(g_rp, rd->tok, fire_round, rd);
+		rd->set_rc = vt_promise_set_result(g_rp, rd->tok, vt_value_i64(r));
+		__atomic_store_n(&rd->done, 1, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+static void stress_cancel_registration(void)
+{
+	vt_pool_config cfg;
+	vt_promise_pool *pp;
+	pthread_t th[2];
+	vt_value v;
+	long won = 0;
+
+	vt_pool_config_default(&cfg);
+	cfg.capacity = 1;
+	CHECK_EQ(vt_promise_pool_create(&pp, &cfg), 0);
+	g_rounds = calloc((size_t)g_iters, sizeof(*g_rounds));
+	CHECK(g_rounds != NULL);
+	g_rp = vt_promise_rent(pp); /* the one promise: every round rents it again */
+	CHECK(g_rp != NULL);
+	CHECK_EQ(vt_promise_set_result(g_rp, vt_promise_version(g_rp), vt_value_i64(0)), 0);
+	CHECK_EQ(vt_task_get_result(vt_promise_task(g_rp), &v), 0);
+	for (long i = 0; i < 2; i++)
+		CHECK_EQ(pthread_create(&th[i], NULL, reg_producer, (void *)(intptr_t)i), 0);
+	for (long r = 0; r < g_iters; r++) {
+		struct reg_round *rd = &g_rounds[r];
+		vt_promise *p = vt_promise_rent(pp);
+		CHECK(p == g_rp);
+		vt_task t = vt_promise_task(p);
+		rd->tok = vt_promise_version(p);
+		__atomic_store_n(&rd->ready, 1, __ATOMIC_RELEASE);
+		for (uint32_t i = ((uint32_t)r * 2654435761u) % 256; i > 0; i--)
+			__builtin_ia32_pause();
+		rd->crc = vt_task_cancel(t);
+		if (rd->crc == 0) {
+			CHECK_EQ(vt_task_get_result(t, &v), -ECANCELED); /* no wait for the producer */
+			won++;
+		} else {
+			CHECK_EQ(rd->crc, VT_ECOMPLETED);
+			CHECK_EQ(vt_task_wait(t, &v), 0);
+			CHECK_EQ(v.i64, r);
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		CHECK_EQ(pthread_join(th[i], NULL), 0);
+	for (long r = 0; r < g_iters; r++) {
+		struct reg_round *rd = &g_rounds[r];
+		int fired = __atomic_load_n(&rd->fired, __ATOMIC_RELAXED);
+		if (rd->crc == 0) {
+			CHECK(rd->set_rc == VT_ECOMPLETED || rd->set_rc == VT_ETOKEN);
+			CHECK(rd->reg_rc == 0 || rd->reg_rc == VT_ECOMPLETED || rd->reg_rc == VT_ETOKEN);
+			CHECK_EQ(fired, rd->reg_rc == 0 ? 1 : 0);
+		} else {
+			CHECK_EQ(rd->reg_rc, 0);
+			CHECK_EQ(rd->set_rc, 0);
+			CHECK_EQ(fired, 0);
+		}
+	}
+	fprintf(stderr, "  registration races: cancel won %ld of %ld\n", won, g_iters);
+	free(g_rounds);
+	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
+}
+
 int main(int argc, char **argv)
 {
 	vt_pool_config cfg;
@@ -189,5 +288,6 @@ int main(int argc, char **argv)
 	fprintf(stderr, "  cancel races: cancel won %ld, completion won %ld; core window waits %llu\n", cw, pw,
 		(unsigned long long)vt_core_window_waits());
 	CHECK_EQ(vt_promise_pool_destroy(&g_pool), 0);
+	stress_cancel_registration();
 	return 0;
 }
