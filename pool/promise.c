@@ -66,6 +66,16 @@ _Static_assert(sizeof(vt_promise) <= 64, "a pooled promise fits one cache line")
 
 static void vt__cancel_slot_retire(vt_promise_pool *pp, vt__cancel_slot *tab, const vt_promise *p);
 
+/* vt__promise_recycle for a pool that has a cancel side table. Out of line
+ * and returning `ret`, so that the consume path ends in a tail call and
+ * keeps nothing live across it (no registers saved on the fast path). */
+__attribute__((noinline)) static int vt__promise_recycle_cancel(vt_promise *p, vt__cancel_slot *tab, int ret)
+{
+	vt__cancel_slot_retire(p->pool, tab, p);
+	vt__pool_return_fast(p->pool->pool, p);
+	return ret;
+}
+
 /*
  * The one way back to the pool, for the caller that won R1 (a consume or a
  * detached release). A rental's vt_core_set_executor ends with the rental:
@@ -75,9 +85,10 @@ static void vt__cancel_slot_retire(vt_promise_pool *pp, vt__cancel_slot *tab, co
  * (ring enqueue/dequeue or the owner's own cache), so a relaxed store is
  * enough; it pairs with the relaxed loads at registration (A1, A3).
  * So does its cancel registration: a pool whose side table exists clears
- * the promise's slot here (vt__cancel_slot_retire).
+ * the promise's slot here (vt__cancel_slot_retire). Returns `ret`, the
+ * caller's answer, so that the caller can end with this call.
  */
-static inline void vt__promise_recycle(vt_promise *p)
+static inline int vt__promise_recycle(vt_promise *p, int ret)
 {
 	vt_promise_pool *pp = p->pool;
 	/* Acquire; pairs with the seq_cst CAS that publishes the table
@@ -86,8 +97,9 @@ static inline void vt__promise_recycle(vt_promise *p)
 
 	vt__store_relaxed(&p->core.ex, NULL); /* see above: ordered by the pool's handover */
 	if (VT_UNLIKELY(tab != NULL))
-		vt__cancel_slot_retire(pp, tab, p);
+		return vt__promise_recycle_cancel(p, tab, ret);
 	vt__pool_return_fast(pp->pool, p);
+	return ret;
 }
 
 #ifdef VT_GENERATION_CHECK
@@ -145,8 +157,7 @@ static int vt__promise_get_result(vt_source *src, uint16_t token, vt_value *out)
 	}
 	/* We won R1: nobody else can reach this line for this rental. The
 	 * promise is not touched after it is back in the pool. */
-	vt__promise_recycle(p);
-	return st;
+	return vt__promise_recycle(p, st);
 }
 
 static int vt__promise_on_completed(vt_source *src, uint16_t token, vt_continuation fn, void *state,
@@ -171,7 +182,7 @@ static void vt__promise_release(void *arg)
 	vt_promise *p = arg;
 
 	if (vt__core_take_detached(&p->core))
-		vt__promise_recycle(p); /* we won R1: once per rental */
+		(void)vt__promise_recycle(p, 0); /* we won R1: once per rental */
 }
 
 static int vt__promise_forget(vt_source *src, uint16_t token)
@@ -188,8 +199,7 @@ static int vt__promise_forget(vt_source *src, uint16_t token)
 	rc = vt__core_take(&p->core, token, &bits);
 	if (rc < 0)
 		return rc; /* VT_ETOKEN: someone else consumed it meanwhile */
-	vt__promise_recycle(p);
-	return 0;
+	return vt__promise_recycle(p, 0);
 }
 
 /* ---- cancellation -------------------------------------------------------- */
