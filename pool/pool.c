@@ -81,6 +81,11 @@ static pthread_key_t vt__exit_key;
 static pthread_once_t vt__exit_once = PTHREAD_ONCE_INIT;
 static int vt__exit_key_ok;
 static _Thread_local int vt__exit_armed;
+/* Set once this thread's exit hook has run. Another thread-specific-data
+ * destructor may still rent or return after it (glibc runs them in rounds,
+ * in key order); a slot claimed then would never be given back, so from
+ * then on this thread uses no cache (the shared ring). */
+static _Thread_local int vt__exit_done;
 
 static bool vt__pool_is_live(const vt_pool *p, uint64_t id)
 {
@@ -180,6 +185,7 @@ static void vt__tls_release(vt__tls_entry *e)
 static void vt__thread_exit(void *arg)
 {
 	(void)arg;
+	vt__exit_done = 1;
 	for (unsigned int i = 0; i < VT__TLS_WAYS; i++)
 		if (vt__tls[i].pool_id != 0)
 			vt__tls_release(&vt__tls[i]);
@@ -208,8 +214,9 @@ static vt__pool_cache *vt__cache_claim(vt_pool *p)
 		if (pthread_setspecific(vt__exit_key, &vt__tls[0]) == 0)
 			vt__exit_armed = 1;
 	}
-	/* Without an exit hook the slot could never be given back: use none. */
-	if (vt__exit_armed) {
+	/* Without an exit hook the slot could never be given back: use none.
+	 * Nor after the hook has run (vt__exit_done). */
+	if (vt__exit_armed && !vt__exit_done) {
 		for (uint32_t i = 0; i < p->ncaches; i++) {
 			uint64_t expected = 0;
 			/* Acquire; pairs with the release in vt__tls_release. */

@@ -705,6 +705,101 @@ static void test_live_thread_cache(void)
 	CHECK_EQ(vt_pool_destroy(&p), 0);
 }
 
+/*
+ * A thread that returns an object from a thread-specific-data destructor of
+ * its own, after the pool's exit hook has run: the return must not claim a
+ * cache slot that nothing would give back (the slot would be lost to every
+ * later thread, with the object parked on it).
+ */
+static pthread_key_t late_key;
+static vt_pool *pool_of_late;
+
+static void late_return(void *obj)
+{
+	static int round;
+
+	/* Round 1 runs beside the pool's exit hook, in an order we do not
+	 * know; asking for another round puts the return after it. */
+	if (round++ == 0) {
+		CHECK_EQ(pthread_setspecific(late_key, obj), 0);
+		return;
+	}
+	vt_pool_return(pool_of_late, obj);
+}
+
+static void *rent_then_exit_late(void *arg)
+{
+	void *obj;
+
+	pool_of_late = (vt_pool *)arg;
+	obj = vt_pool_rent(pool_of_late);
+	CHECK(obj != NULL);
+	CHECK_EQ(pthread_setspecific(late_key, obj), 0);
+	return NULL;
+}
+
+static void *rent_return_hold(void *p)
+{
+	thread_arg *a = (thread_arg *)p;
+	void *obj = vt_pool_rent(a->pool);
+
+	CHECK(obj != NULL);
+	a->got = 1;
+	vt_pool_return(a->pool, obj);
+	pthread_barrier_wait(a->hold); /* returned it */
+	pthread_barrier_wait(a->hold); /* main has rented */
+	return NULL;
+}
+
+static void test_return_after_exit_hook(void)
+{
+	vt_pool_config cfg;
+	vt_pool *p, *scratch;
+	pthread_t th;
+	pthread_barrier_t hold;
+	thread_arg a;
+	void *obj;
+
+	/* The pool's exit hook exists before our key (a pool was used). */
+	vt_pool_config_default(&cfg);
+	scratch = make_pool(&cfg);
+	vt_pool_return(scratch, vt_pool_rent(scratch));
+	CHECK_EQ(pthread_key_create(&late_key, late_return), 0);
+
+	/* One object, one cache slot. */
+	vt_pool_config_default(&cfg);
+	cfg.capacity = 1;
+	cfg.max_threads = 1;
+	p = make_pool(&cfg);
+	CHECK_EQ(pthread_create(&th, NULL, rent_then_exit_late, p), 0);
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK_STATS(p, 1, 1, 0, 1, 1, 0);
+
+	/* A later thread gets the slot, and the object without taking it from
+	 * another thread's cache (the exited thread's cache went to the shared
+	 * ring). */
+	CHECK_EQ(pthread_barrier_init(&hold, NULL, 2), 0);
+	memset(&a, 0, sizeof a);
+	a.pool = p;
+	a.hold = &hold;
+	CHECK_EQ(pthread_create(&th, NULL, rent_return_hold, &a), 0);
+	pthread_barrier_wait(&hold);
+	CHECK_EQ(a.got, 1);
+	CHECK_EQ(stats_of(p).steals, 0);
+	/* It cached its return: main (no slot left) takes it from that cache. */
+	obj = vt_pool_rent(p);
+	CHECK(obj != NULL);
+	CHECK_EQ(stats_of(p).steals, 1);
+	pthread_barrier_wait(&hold);
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	vt_pool_return(p, obj);
+	CHECK_STATS(p, 1, 1, 0, 3, 3, 0);
+	CHECK_EQ(pthread_barrier_destroy(&hold), 0);
+	CHECK_EQ(vt_pool_destroy(&p), 0);
+	CHECK_EQ(vt_pool_destroy(&scratch), 0);
+	CHECK_EQ(pthread_key_delete(late_key), 0);
+}
+
 /* Two pools used by one thread, then destroyed in either order, while a
  * second thread that used both exits afterwards. */
 static void *use_two_pools(void *arg)
@@ -760,6 +855,7 @@ int main(void)
 	RUN_TEST(test_exited_thread_cache);
 	RUN_TEST(test_live_thread_cache);
 	RUN_TEST(test_many_pools);
+	RUN_TEST(test_return_after_exit_hook);
 	RUN_TEST(test_alloc_failure); /* last: its failures are about cleanup */
 	return VT_TEST_PASS;
 }
