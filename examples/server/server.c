@@ -35,8 +35,13 @@
 #define SLOT_BUF 256     /* values and queued replies up to this, likewise */
 #define MAX_ARGV 64      /* arguments a command may carry */
 #define MAX_MULTIBULK 1024
-#define MAX_INLINE (64 * 1024)
+/* The fuzz target (fuzz_resp.c) builds with smaller ones. */
+#ifndef MAX_INLINE
+#define MAX_INLINE (64 * 1024) /* an inline line; also a request's headroom over max-bulk */
+#endif
+#ifndef IO_BUF
 #define IO_BUF 16384     /* initial input and output buffer size */
+#endif
 
 /* ======================================================================
  * Baseline: SPEC §5's Task, a malloc'd, mutex-protected completion object
@@ -1085,7 +1090,7 @@ static void conn_process(conn *c)
 
 static void conn_read(conn *c)
 {
-	size_t max_req = c->l->s->cfg.max_bulk + 64 * 1024;
+	size_t max_req = c->l->s->cfg.max_bulk + MAX_INLINE;
 
 	while (!c->closed && !c->out_blocked && !c->slot_blocked && !c->close_after) {
 		ssize_t n;
