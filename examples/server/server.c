@@ -764,16 +764,24 @@ static void cmd_set(conn *c, const arg *key, const arg *val)
 
 static void cmd_stats(conn *c);
 
+/* An error line. msg may echo the client's bytes (a command's name): a CR
+ * or LF in it would end the line early and the rest would read as another
+ * reply, so both become spaces, as Redis does. */
 static void reply_error_str(conn *c, const char *msg)
 {
 	char buf[256];
-	int n = snprintf(buf, sizeof(buf), "-ERR %s\r\n", msg);
+	int n = snprintf(buf, sizeof(buf), "-ERR %s", msg);
 
 	CNT(c->l, err_replies);
 	if (n < 0)
 		n = 0;
-	else if (n >= (int)sizeof(buf))
-		n = (int)sizeof(buf) - 1;
+	else if (n > (int)sizeof(buf) - 3)
+		n = (int)sizeof(buf) - 3;
+	for (int i = 0; i < n; i++)
+		if (buf[i] == '\r' || buf[i] == '\n')
+			buf[i] = ' ';
+	buf[n++] = '\r';
+	buf[n++] = '\n';
 	reply_raw(c, buf, (size_t)n);
 }
 

@@ -225,6 +225,21 @@ def case_malformed(srv):
     c.close()
 
 
+def case_error_framing(srv):
+    """An error that echoes the client's bytes stays one line: a command
+    name with CR or LF in it neither splits the reply nor forges another."""
+    c = srv.client()
+    c.send(c.cmd("NO\r\n+OK\r\nSUCH") + c.cmd("PING"))
+    r = c.reply()
+    assert is_err(r, "unknown command"), r
+    assert c.reply() == "PONG"
+    c.send(b"A\rB\r\nPING\r\n")  # inline: a lone CR inside a word
+    r = c.reply()
+    assert is_err(r, "unknown command") and "\r" not in str(r), r
+    assert c.reply() == "PONG"
+    c.close()
+
+
 def case_oversized(srv):
     c = srv.client()
     c.send(b"*2\r\n$3\r\nGET\r\n$%d\r\n" % (MAX_BULK + 1))  # bulk over the bound
@@ -419,7 +434,7 @@ def case_shutdown(srv):
     assert all(r == b"xxx" or is_err(r, "canceled") for r in replies), replies
 
 
-CASES = [case_basic, case_pipeline_order, case_malformed, case_oversized,
+CASES = [case_basic, case_pipeline_order, case_malformed, case_error_framing, case_oversized,
          case_disconnect_in_flight, case_cancel_prompt, case_allocs_counted, case_busy,
          case_never_reads]
 
