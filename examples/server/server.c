@@ -919,13 +919,14 @@ static int parse_cmd(conn *c, arg *argv, int *argc, const char **err)
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *e;
 
-		if (nl == NULL) {
-			if (end - p > MAX_INLINE) {
-				*err = "Protocol error: too big inline request";
-				return P_ERR;
-			}
-			return P_MORE;
+		/* The bound holds however the line arrived: in pieces (no
+		 * newline yet) or whole. */
+		if ((nl == NULL ? end : nl) - p > MAX_INLINE) {
+			*err = "Protocol error: too big inline request";
+			return P_ERR;
 		}
+		if (nl == NULL)
+			return P_MORE;
 		e = (nl > p && nl[-1] == '\r') ? nl - 1 : nl;
 		while (p < e) {
 			while (p < e && (*p == ' ' || *p == '\t'))

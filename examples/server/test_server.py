@@ -240,29 +240,29 @@ def case_error_framing(srv):
     c.close()
 
 
+def refused(srv, data, text):
+    """data gets a '-ERR ...text...' and the server closes the connection
+    (the server may stop reading before all of data is sent)."""
+    c = srv.client()
+    try:
+        c.send(data)
+    except OSError:
+        pass
+    r = c.reply()
+    assert is_err(r, text), (data[:40], r)
+    assert c.closed_by_peer(), data[:40]
+    c.close()
+
+
 def case_oversized(srv):
-    c = srv.client()
-    c.send(b"*2\r\n$3\r\nGET\r\n$%d\r\n" % (MAX_BULK + 1))  # bulk over the bound
-    assert is_err(c.reply(), "invalid bulk length")
-    assert c.closed_by_peer()
-    c.close()
-    c = srv.client()
-    try:
-        c.send(b"A" * (70 * 1024))                           # inline, no newline
-    except OSError:
-        pass
-    assert is_err(c.reply(), "too big inline")
-    assert c.closed_by_peer()
-    c.close()
-    c = srv.client()
-    part = b"y" * (MAX_BULK - 10)                            # each arg fits, the request does not
-    try:
-        c.send(b"*4\r\n$3\r\nDEL\r\n" + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for _ in range(3)))
-    except OSError:
-        pass
-    assert is_err(c.reply(), "request too large")
-    assert c.closed_by_peer()
-    c.close()
+    refused(srv, b"*2\r\n$3\r\nGET\r\n$%d\r\n" % (MAX_BULK + 1),  # bulk over the bound
+            "invalid bulk length")
+    refused(srv, b"A" * (70 * 1024), "too big inline")               # inline, no newline
+    refused(srv, b"GET " + b"k" * (70 * 1024) + b"\r\n",              # inline, newline and all at once
+            "too big inline")
+    part = b"y" * (MAX_BULK - 10)                                     # each arg fits, the request does not
+    refused(srv, b"*4\r\n$3\r\nDEL\r\n" + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for _ in range(3)),
+            "request too large")
     # A big but legal value still works.
     c = srv.client()
     v = b"z" * (MAX_BULK - 100)
