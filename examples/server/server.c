@@ -785,6 +785,31 @@ static void reply_error_str(conn *c, const char *msg)
 	reply_raw(c, buf, (size_t)n);
 }
 
+/* A bulk reply of any length (a PING's message, up to max-bulk): straight
+ * out, or queued. */
+static void reply_bulk(conn *c, const char *val, size_t len)
+{
+	char small[SLOT_BUF];
+	char *buf = len + 32 <= sizeof(small) ? small : malloc(len + 32);
+	size_t n = 0;
+
+	if (buf == NULL) {
+		reply_error_str(c, "out of memory");
+		return;
+	}
+	buf[n++] = '$';
+	n += fmt_u64(buf + n, len);
+	buf[n++] = '\r';
+	buf[n++] = '\n';
+	memcpy(buf + n, val, len);
+	n += len;
+	buf[n++] = '\r';
+	buf[n++] = '\n';
+	reply_raw(c, buf, n);
+	if (buf != small)
+		free(buf);
+}
+
 static void cmd_exec(conn *c, arg *argv, int argc)
 {
 	loop *l = c->l;
@@ -808,19 +833,8 @@ static void cmd_exec(conn *c, arg *argv, int argc)
 		CNT(l, pings);
 		if (argc == 1) {
 			REPLY_LIT(c, "+PONG\r\n");
-		} else if (argc == 2 && argv[1].n <= SLOT_BUF - 32) {
-			char buf[SLOT_BUF];
-			size_t n = 0;
-
-			buf[n++] = '$';
-			n += fmt_u64(buf + n, argv[1].n);
-			buf[n++] = '\r';
-			buf[n++] = '\n';
-			memcpy(buf + n, argv[1].p, argv[1].n);
-			n += argv[1].n;
-			buf[n++] = '\r';
-			buf[n++] = '\n';
-			reply_raw(c, buf, n);
+		} else if (argc == 2) {
+			reply_bulk(c, argv[1].p, argv[1].n);
 		} else {
 			reply_error_str(c, "wrong number of arguments for 'ping' command");
 		}

@@ -178,6 +178,10 @@ def case_basic(srv):
     c = srv.client()
     assert c.call("PING") == "PONG"
     assert c.call("PING", "hi") == b"hi"
+    long_msg = b"m" * 1000                            # over a reply slot: echoed all the same
+    assert c.call("PING", long_msg) == long_msg
+    c.send(c.cmd("GET", key(152)) + c.cmd("PING", long_msg))  # queued behind a miss
+    assert c.reply() == b"xxx" and c.reply() == long_msg
     assert c.call("GET", key(5)) == b"xxx"            # hit
     assert c.call("GET", key(150)) == b"xxx"          # miss: the store has it
     assert c.call("GET", "absent") is None            # miss: nobody has it
