@@ -193,6 +193,8 @@ def case_basic(srv):
     assert c.call("GET", "k-store") is None
     assert is_err(c.call("NOSUCH"), "unknown command")
     assert is_err(c.call("GET"), "wrong number")
+    assert c.call("CONFIG", "GET", b"sa\0ve") == [b"sa\0ve", b""]  # binary-safe echo
+    assert c.call("PING") == "PONG"
     c.send(b"PING\r\n")                               # inline
     assert c.reply() == "PONG"
     c.close()
