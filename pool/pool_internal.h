@@ -210,8 +210,11 @@ static inline void *vt__pool_rent_fast(vt_pool *p)
 	return vt__pool_rent_slow(p);
 }
 
-/* Return: push onto the calling thread's private stack, else the slow path. */
-static inline void vt__pool_return_fast(vt_pool *p, void *obj)
+/* Return onto the calling thread's private stack: true when done; false
+ * when the caller must finish with vt__pool_return_slow (a caller that has
+ * an answer to return can then end in a tail call, keeping nothing live
+ * across a call: see vt__promise_recycle). */
+static inline bool vt__pool_return_try(vt_pool *p, void *obj)
 {
 	vt__tls_entry *e = &vt__tls[p->id & (VT__TLS_WAYS - 1)];
 
@@ -229,12 +232,19 @@ static inline void vt__pool_return_fast(vt_pool *p, void *obj)
 				vt__store_relaxed(&c->count, n + 1);
 				vt__store_release(&c->busy, 0); /* D3 */
 				vt__counter_inc(&c->returns);
-				return;
+				return true;
 			}
 		}
 		vt__store_release(&c->busy, 0); /* D3 */
 	}
-	vt__pool_return_slow(p, obj);
+	return false;
+}
+
+/* Return: push onto the calling thread's private stack, else the slow path. */
+static inline void vt__pool_return_fast(vt_pool *p, void *obj)
+{
+	if (!vt__pool_return_try(p, obj))
+		vt__pool_return_slow(p, obj);
 }
 
 #endif /* VT_POOL_INTERNAL_H */

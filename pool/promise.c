@@ -76,6 +76,14 @@ __attribute__((noinline)) static int vt__promise_recycle_cancel(vt_promise *p, v
 	return ret;
 }
 
+/* The pool's slow return, likewise returning `ret` (a tail call). p is
+ * poisoned already (vt__pool_return_try): its pool comes as an argument. */
+__attribute__((noinline)) static int vt__promise_return_slow(vt_pool *pool, vt_promise *p, int ret)
+{
+	vt__pool_return_slow(pool, p);
+	return ret;
+}
+
 /*
  * The one way back to the pool, for the caller that won R1 (a consume or a
  * detached release). A rental's vt_core_set_executor ends with the rental:
@@ -98,8 +106,9 @@ static inline int vt__promise_recycle(vt_promise *p, int ret)
 	vt__store_relaxed(&p->core.ex, NULL); /* see above: ordered by the pool's handover */
 	if (VT_UNLIKELY(tab != NULL))
 		return vt__promise_recycle_cancel(p, tab, ret);
-	vt__pool_return_fast(pp->pool, p);
-	return ret;
+	if (VT_LIKELY(vt__pool_return_try(pp->pool, p)))
+		return ret;
+	return vt__promise_return_slow(pp->pool, p, ret);
 }
 
 #ifdef VT_GENERATION_CHECK
