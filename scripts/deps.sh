@@ -4,7 +4,10 @@
 # Runs apt-get as root, or through sudo; says so and goes on if it can't.
 set -euo pipefail
 
-need=(meson ninja-build pkg-config libck-dev gcc "$@")
+# libc6-dev by name: the install below skips Recommends, and gcc only
+# recommends it, so without it a fresh machine has a compiler but no crt1.o
+# or libc headers.
+need=(meson ninja-build pkg-config libck-dev gcc libc6-dev "$@")
 missing=()
 for p in "${need[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
