@@ -6,8 +6,9 @@ set -euo pipefail
 
 # libc6-dev by name: the install below skips Recommends, and gcc only
 # recommends it, so without it a fresh machine has a compiler but no crt1.o
-# or libc headers.
-need=(meson ninja-build pkg-config libck-dev gcc libc6-dev "$@")
+# or libc headers. spin: the model check of the core's protocol
+# (reliability/model/check.sh).
+need=(meson ninja-build pkg-config libck-dev gcc libc6-dev spin "$@")
 missing=()
 for p in "${need[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
