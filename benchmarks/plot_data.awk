@@ -25,15 +25,24 @@
 	} else if (b == "pool") {
 		d = f["depth"]
 		if (im == "valuetask" && a != "glibc") next  # the glibc executable's row stands for it
-		file = dir "/pool_d" d ".dat"
-		if (!(file in files)) { files[file] = 1; depths = depths " " d }
-		if (!((im, d) in started)) {
-			if ((d in nblocks) && nblocks[d] > 0) printf "\n\n" > file
-			nblocks[d]++
-			started[im, d] = 1
-			printf "\"%s\"\n", im > file
-		}
-		printf "%s %.3f\n", f["threads"], 1e3 / f["ns_op_median"] > file
+		# The rows come by thread count (every implementation at 1 thread,
+		# then at 2 ...): gather each implementation's points here and write
+		# its block whole at the end, so that a block holds one
+		# implementation only.
+		if (!(d in nimpl)) { nimpl[d] = 0; depths = depths " " d }
+		if (!((d, im) in slot)) slot[d, im] = ++nimpl[d]
+		j = slot[d, im]
+		bname[d, j] = im
+		pts[d, j] = pts[d, j] sprintf("%s %.3f\n", f["threads"], 1e3 / f["ns_op_median"])
 	}
 }
-END { print depths > (dir "/pool_depths.txt") }
+END {
+	nd = split(depths, dl, " ")
+	for (m = 1; m <= nd; m++) {
+		d = dl[m]
+		file = dir "/pool_d" d ".dat"
+		for (j = 1; j <= nimpl[d]; j++)
+			printf "%s\"%s\"\n%s", (j > 1 ? "\n\n" : ""), bname[d, j], pts[d, j] > file
+	}
+	print depths > (dir "/pool_depths.txt")
+}
