@@ -24,6 +24,8 @@ set boxwidth 0.7
 set grid ytics
 set xtics rotate by -40 left nomirror
 unset key
+# Bars start at zero, so that their lengths compare as the figures do.
+set yrange [0:*]
 
 set title "Completion on one thread: ns/op (lower is better)"
 set ylabel "ns per operation"
@@ -37,6 +39,7 @@ plot dir."/bars_xthread.dat" using 0:2:($3 > 0 ? 0x222222 : 0x88cc99):xtic(1) wi
      "" using 0:2:(sprintf("%.2f", $2)) with labels offset 0,0.7 font ",8"
 
 set xtics norotate
+set autoscale y
 set xtics ("1" 1, "2" 2, "4" 4, "8" 8)
 set logscale x 2
 set logscale y 10
