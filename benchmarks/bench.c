@@ -332,9 +332,9 @@ void vtb_print(const vtb_result *r)
 	med = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
 	mn = sorted[0];
 	printf("bench=%s impl=%s alloc=%s threads=%d runs=%d ns_op_median=%.3f ns_op_min=%.3f "
-	       "ops_s=%.0f allocs_op=%.4f",
+	       "ops_s=%.0f allocs_op=%.4f allocs=%llu",
 	       r->bench, r->impl, vtb_allocator_name(), r->threads, n, med, mn, 1e9 / med,
-	       r->ops ? (double)r->allocs / (double)r->ops : 0.0);
+	       r->ops ? (double)r->allocs / (double)r->ops : 0.0, (unsigned long long)r->allocs);
 	if (r->has_lat) {
 		vtb_samples *s = (vtb_samples *)&r->lat;
 

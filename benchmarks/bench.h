@@ -5,8 +5,8 @@
  * one parseable line per measurement:
  *
  *   bench=<question> impl=<name> alloc=<malloc in use> threads=N runs=R
- *   ns_op_median=.. ns_op_min=.. ops_s=.. allocs_op=.. [p50_ns=.. p99_ns=..
- *   p999_ns=..] [key=value ...]
+ *   ns_op_median=.. ns_op_min=.. ops_s=.. allocs_op=.. allocs=.. [p50_ns=..
+ *   p99_ns=.. p999_ns=..] [key=value ...]
  *
  * ns_op is wall-clock time divided by the operations completed by all
  * threads together (so for N threads it is 1e9 / aggregate throughput);
@@ -14,7 +14,9 @@
  * ops_s is 1e9 / ns_op_median. allocs_op is counted, never assumed: the
  * executable interposes malloc and friends (alloc_count.c) and divides the
  * allocation calls the measured threads made during the timed runs by the
- * operations they completed. Lines starting with '#' are comments.
+ * operations they completed; allocs is that count itself (allocs_op has four
+ * decimals, so up to one allocation in 20,000 operations prints 0.0000).
+ * Lines starting with '#' are comments.
  */
 #ifndef VTB_BENCH_H
 #define VTB_BENCH_H

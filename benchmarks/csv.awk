@@ -3,7 +3,7 @@
 # space separated, into the last column ("more"). Comment lines (#) are
 # skipped. POSIX awk (mawk is enough).
 BEGIN {
-	ncols = split("bench impl alloc threads depth window runs ns_op_median ns_op_min ops_s allocs_op p50_ns p99_ns p999_ns max_ns samples ret_p50_ns ret_p99_ns ret_p999_ns ret_max_ns bytes_op", cols, " ")
+	ncols = split("bench impl alloc threads depth window runs ns_op_median ns_op_min ops_s allocs_op allocs p50_ns p99_ns p999_ns max_ns samples ret_p50_ns ret_p99_ns ret_p999_ns ret_max_ns bytes_op", cols, " ")
 	for (i = 1; i <= ncols; i++) known[cols[i]] = 1
 	line = ""
 	for (i = 1; i <= ncols; i++) line = line cols[i] ","

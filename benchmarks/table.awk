@@ -25,10 +25,13 @@ function ratio_row(what, b, vimpl, cimpl, a, t, d, want,    kv, kc, r) {
 	r = med[kc] / med[kv]
 	line(what, fmt_ns(med[kv]), fmt_ns(med[kc]) " " cimpl, sprintf("%.2fx", r), ">= " want "x", verdict(r >= want))
 }
+# The verdict reads the count (allocs=), not allocs_op, which is rounded to
+# four decimals: 0.0000 can stand for thousands of allocations.
 function allocs_row(what, b, a, t, d,    kv) {
 	kv = key(b, "valuetask", a, t, d)
 	if (!has(kv)) { na(what, "0 allocs", "(not measured)"); return }
-	line(what, sprintf("%.4f allocs/op", allocs[kv]), "", "", "== 0", verdict(allocs[kv] == 0))
+	if (!(kv in nallocs)) { na(what, "== 0", "(no allocs= count in the row)"); return }
+	line(what, sprintf("%.4f allocs/op", allocs[kv]), nallocs[kv] " calls in the timed runs", "", "== 0", verdict(nallocs[kv] == 0))
 }
 
 /^#/ || !/^bench=/ { next }
@@ -47,6 +50,7 @@ function allocs_row(what, b, a, t, d,    kv) {
 	if ("bytes_op" in f) { bytes[k] = f["bytes_op"]; next }
 	med[k] = f["ns_op_median"] + 0
 	allocs[k] = f["allocs_op"] + 0
+	if ("allocs" in f) nallocs[k] = f["allocs"] + 0
 	if ("p999_ns" in f) p999[k] = f["p999_ns"] + 0
 	if ("ret_p999_ns" in f) op999[k] = f["ret_p999_ns"] + 0
 	# bench_pool_packed's rows (another executable) have a section of their own.
