@@ -309,16 +309,20 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Nearest rank: the smallest sample with at least a fraction p of all the
+ * samples at or below it (rank ceil(p * n), 1-based). s->n > 0. */
 static double percentile_ns(const vtb_samples *s, double p)
 {
-	size_t i;
+	double want = p * (double)s->n;
+	size_t rank = (size_t)want;
 
-	if (s->n == 0)
-		return 0;
-	i = (size_t)(p * (double)s->n);
-	if (i >= s->n)
-		i = s->n - 1;
-	return (double)s->v[i] * vtb_ns_per_tick;
+	if ((double)rank < want)
+		rank++;
+	if (rank == 0)
+		rank = 1;
+	if (rank > s->n)
+		rank = s->n;
+	return (double)s->v[rank - 1] * vtb_ns_per_tick;
 }
 
 void vtb_print(const vtb_result *r)
@@ -335,21 +339,24 @@ void vtb_print(const vtb_result *r)
 	       "ops_s=%.0f allocs_op=%.4f allocs=%llu",
 	       r->bench, r->impl, vtb_allocator_name(), r->threads, n, med, mn, 1e9 / med,
 	       r->ops ? (double)r->allocs / (double)r->ops : 0.0, (unsigned long long)r->allocs);
-	if (r->has_lat) {
+	/* No samples, no percentiles (a 0 would read as a latency, and pass). */
+	if (r->has_lat && r->lat.n > 0) {
 		vtb_samples *s = (vtb_samples *)&r->lat;
 
 		qsort(s->v, s->n, sizeof(uint32_t), cmp_u32);
 		printf(" p50_ns=%.1f p99_ns=%.1f p999_ns=%.1f max_ns=%.1f samples=%zu",
 		       percentile_ns(s, 0.50), percentile_ns(s, 0.99), percentile_ns(s, 0.999),
-		       s->n ? (double)s->v[s->n - 1] * vtb_ns_per_tick : 0.0, s->n);
+		       (double)s->v[s->n - 1] * vtb_ns_per_tick, s->n);
+	} else if (r->has_lat) {
+		printf(" samples=0");
 	}
-	if (r->has_lat2) {
+	if (r->has_lat2 && r->lat2.n > 0) {
 		vtb_samples *s = (vtb_samples *)&r->lat2;
 
 		qsort(s->v, s->n, sizeof(uint32_t), cmp_u32);
 		printf(" ret_p50_ns=%.1f ret_p99_ns=%.1f ret_p999_ns=%.1f ret_max_ns=%.1f",
 		       percentile_ns(s, 0.50), percentile_ns(s, 0.99), percentile_ns(s, 0.999),
-		       s->n ? (double)s->v[s->n - 1] * vtb_ns_per_tick : 0.0);
+		       (double)s->v[s->n - 1] * vtb_ns_per_tick);
 	}
 	if (r->extra[0] != '\0')
 		printf(" %s", r->extra);

@@ -52,6 +52,7 @@ function allocs_row(what, b, a, t, d,    kv) {
 	allocs[k] = f["allocs_op"] + 0
 	if ("allocs" in f) nallocs[k] = f["allocs"] + 0
 	if ("p999_ns" in f) p999[k] = f["p999_ns"] + 0
+	if ("samples" in f) nsamples[k] = f["samples"] + 0
 	if ("ret_p999_ns" in f) op999[k] = f["ret_p999_ns"] + 0
 	# bench_pool_packed's rows (another executable) have a section of their own.
 	if (f["bench"] == "pool" && f["alloc"] == "glibc" && f["impl"] !~ /^valuetask-packed/ && !(f["impl"] SUBSEP d in seen_pool)) {
@@ -104,7 +105,12 @@ END {
 		kt = key("pool", "valuetask", "glibc", t, 1)
 		what = "pool " t " threads: p99.9 rent latency"
 		if (!(kt in p999)) { na(what, "< 50 us", "(not measured)"); continue }
-		line(what, sprintf("%.0f ns", p999[kt]), "", "", "< 50000 ns", verdict(p999[kt] < 50000))
+		# A p99.9 from fewer than 1000 samples is not one (0 samples printed
+		# no percentiles at all before; 3 gave their maximum).
+		if (!(kt in nsamples) || nsamples[kt] < 1000) {
+			na(what, "< 50 us", sprintf("(%d samples: too few for a p99.9)", nsamples[kt])); continue
+		}
+		line(what, sprintf("%.0f ns", p999[kt]), nsamples[kt] " samples", "", "< 50000 ns", verdict(p999[kt] < 50000))
 	}
 	info_only = 1
 	for (t = 4; t <= 8; t *= 2) {
