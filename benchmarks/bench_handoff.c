@@ -44,6 +44,7 @@
 
 #include "bench.h"
 #include "bench_pool.h" /* VTB_POOL_OBJECT_SIZE: question 4's objects */
+#include "pool_row.h"
 #include "spsc.h"
 
 enum { IMPL_VT, IMPL_VT_NOCACHE, IMPL_MALLOC, NIMPL };
@@ -197,13 +198,9 @@ static void hstate_finish(struct hstate *h, vtb_result *r)
 		 h->window, (unsigned long long)h->nulls);
 	if (h->impl != IMPL_MALLOC) {
 		vt_pool_stats st;
-		size_t l = strlen(r->extra);
 
 		vt_pool_get_stats(h->pool, &st);
-		snprintf(r->extra + l, sizeof(r->extra) - l,
-			 " pool_steals=%llu pool_stack_steals=%llu pool_empty_rents=%llu",
-			 (unsigned long long)st.steals, (unsigned long long)st.stack_steals,
-			 (unsigned long long)st.empty_rents);
+		vtb_append_pool_stats(r->extra, sizeof(r->extra), &st);
 	}
 	vtb_print(r);
 	vtb_result_free(r);

@@ -48,6 +48,7 @@
 
 #include "bench.h"
 #include "bench_pool.h"
+#include "pool_row.h"
 
 #define CAPACITY 16384u
 
@@ -119,9 +120,9 @@ static void vt_describe(void *state, char *buf, size_t len)
 	vt_pool_stats st;
 
 	vt_pool_get_stats(state, &st);
-	snprintf(buf, len, "pool_steals=%llu pool_stack_steals=%llu pool_empty_rents=%llu pool_created=%llu",
-		 (unsigned long long)st.steals, (unsigned long long)st.stack_steals,
-		 (unsigned long long)st.empty_rents, (unsigned long long)st.created);
+	buf[0] = '\0';
+	vtb_append_pool_stats(buf, len, &st);
+	snprintf(buf + strlen(buf), len - strlen(buf), " pool_created=%llu", (unsigned long long)st.created);
 }
 
 #define VT_RENT(S) vt_pool_rent(S)

@@ -36,6 +36,7 @@
 #include <valuetask.h>
 
 #include "bench.h"
+#include "pool_row.h"
 #include "spsc.h"
 #include "task_baseline.h"
 
@@ -282,10 +283,9 @@ static void xstate_finish(struct xstate *x, vtb_result *r)
 		vt_pool_stats st;
 
 		vt_promise_pool_get_stats(x->pool, &st);
-		snprintf(r->extra + strlen(r->extra), sizeof(r->extra) - strlen(r->extra),
-			 " pool_steals=%llu pool_stack_steals=%llu pool_empty_rents=%llu pool_slabs=%llu",
-			 (unsigned long long)st.steals, (unsigned long long)st.stack_steals,
-			 (unsigned long long)st.empty_rents, (unsigned long long)st.slabs);
+		vtb_append_pool_stats(r->extra, sizeof(r->extra), &st);
+		snprintf(r->extra + strlen(r->extra), sizeof(r->extra) - strlen(r->extra), " pool_slabs=%llu",
+			 (unsigned long long)st.slabs);
 	}
 	vtb_print(r);
 	vtb_result_free(r);
