@@ -287,15 +287,12 @@ static size_t fmt_u64(char *dst, uint64_t v)
 	return n;
 }
 
-static void out_bulk(conn *c, const char *val, size_t len)
+/* "$<len>\r\n<val>\r\n" at dst, which has room for len + 32 bytes; the
+ * bytes written. */
+static size_t fmt_bulk(char *dst, const char *val, size_t len)
 {
-	char *p;
+	char *p = dst;
 
-	if (!out_reserve(c, len + 32)) {
-		conn_close(c);
-		return;
-	}
-	p = c->out + c->out_len;
 	*p++ = '$';
 	p += fmt_u64(p, len);
 	*p++ = '\r';
@@ -304,7 +301,16 @@ static void out_bulk(conn *c, const char *val, size_t len)
 	p += len;
 	*p++ = '\r';
 	*p++ = '\n';
-	c->out_len = (size_t)(p - c->out);
+	return (size_t)(p - dst);
+}
+
+static void out_bulk(conn *c, const char *val, size_t len)
+{
+	if (!out_reserve(c, len + 32)) {
+		conn_close(c);
+		return;
+	}
+	c->out_len += fmt_bulk(c->out + c->out_len, val, len);
 	out_note_peak(c);
 }
 
@@ -785,27 +791,24 @@ static void reply_error_str(conn *c, const char *msg)
 	reply_raw(c, buf, (size_t)n);
 }
 
-/* A bulk reply of any length (a PING's message, up to max-bulk): straight
- * out, or queued. */
+/* A bulk reply of any length (a PING's message up to max-bulk, STATS):
+ * straight to the output when no reply is pending, else queued behind them
+ * (reply_raw). */
 static void reply_bulk(conn *c, const char *val, size_t len)
 {
 	char small[SLOT_BUF];
-	char *buf = len + 32 <= sizeof(small) ? small : malloc(len + 32);
-	size_t n = 0;
+	char *buf;
 
+	if (slots_empty(c)) {
+		out_bulk(c, val, len);
+		return;
+	}
+	buf = len + 32 <= sizeof(small) ? small : malloc(len + 32);
 	if (buf == NULL) {
 		reply_error_str(c, "out of memory");
 		return;
 	}
-	buf[n++] = '$';
-	n += fmt_u64(buf + n, len);
-	buf[n++] = '\r';
-	buf[n++] = '\n';
-	memcpy(buf + n, val, len);
-	n += len;
-	buf[n++] = '\r';
-	buf[n++] = '\n';
-	reply_raw(c, buf, n);
+	reply_raw(c, buf, fmt_bulk(buf, val, len));
 	if (buf != small)
 		free(buf);
 }
@@ -1436,28 +1439,7 @@ static void cmd_stats(conn *c)
 		     (unsigned long long)frees);
 	if (n < 0 || n >= (int)sizeof(buf))
 		n = (int)sizeof(buf) - 1;
-	{
-		char hdr[32];
-		size_t h = 0;
-
-		hdr[h++] = '$';
-		h += fmt_u64(hdr + h, (uint64_t)n);
-		hdr[h++] = '\r';
-		hdr[h++] = '\n';
-		/* Big for a slot: one reply, so allocate if it must queue. */
-		if (slots_empty(c)) {
-			out_append(c, hdr, h);
-			out_append(c, buf, (size_t)n);
-			out_append(c, "\r\n", 2);
-		} else {
-			char all[sizeof(buf) + 64];
-
-			memcpy(all, hdr, h);
-			memcpy(all + h, buf, (size_t)n);
-			memcpy(all + h + (size_t)n, "\r\n", 2);
-			reply_raw(c, all, h + (size_t)n + 2);
-		}
-	}
+	reply_bulk(c, buf, (size_t)n);
 }
 
 /* ======================================================================
