@@ -6,6 +6,7 @@
 #ifndef VT_COMPOSE_TESTS_CHECK_H
 #define VT_COMPOSE_TESTS_CHECK_H
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,19 @@ static inline int vt_ck_wait_flag(const int *flag, int ms)
 		nanosleep(&one, NULL);
 	return __atomic_load_n(flag, __ATOMIC_ACQUIRE) != 0;
 }
+
+/* The definition of `name` that an interposer defined in the test hides
+ * (dlsym(RTLD_NEXT)), looked up once into *cache; as a function pointer
+ * through memcpy, which POSIX allows for dlsym's answer. */
+#define VT_CK_NEXT_SYM(fp, cache, name)                                                         \
+	do {                                                                                    \
+		void *sym_ = __atomic_load_n((cache), __ATOMIC_RELAXED); /* one answer for all */ \
+		if (sym_ == NULL) {                                                             \
+			sym_ = dlsym(RTLD_NEXT, (name));                                        \
+			__atomic_store_n((cache), sym_, __ATOMIC_RELAXED);                      \
+		}                                                                               \
+		memcpy(&(fp), &sym_, sizeof(sym_));                                             \
+	} while (0)
 
 /* --threads N --iterations N, with defaults. */
 static inline void vt_ck_args(int argc, char **argv, int *threads, long *iterations)

@@ -1,5 +1,4 @@
 /* vt_loop: unit tests and a cross-thread stress test driven through epoll. */
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -83,13 +82,8 @@ ssize_t write(int fd, const void *buf, size_t n)
 {
 	static void *real_sym;
 	ssize_t (*real_write)(int, const void *, size_t);
-	void *sym = __atomic_load_n(&real_sym, __ATOMIC_RELAXED); /* dlsym's answer is the same for every thread */
 
-	if (sym == NULL) {
-		sym = dlsym(RTLD_NEXT, "write");
-		__atomic_store_n(&real_sym, sym, __ATOMIC_RELAXED);
-	}
-	memcpy(&real_write, &sym, sizeof(sym)); /* object to function pointer, as POSIX allows */
+	VT_CK_NEXT_SYM(real_write, &real_sym, "write");
 	if (fd == __atomic_load_n(&g_hold_fd, __ATOMIC_ACQUIRE) && pthread_equal(pthread_self(), g_hold_thread)) {
 		__atomic_store_n(&g_in_write, 1, __ATOMIC_RELEASE);
 		if (vt_ck_wait_flag(&g_destroyed, 300))

@@ -1,5 +1,4 @@
 /* vt_threadpool: unit tests, cross-thread stress and shutdown under load. */
-#include <dlfcn.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -77,15 +76,10 @@ long syscall(long nr, ...)
 {
 	static void *real_sym;
 	long (*real_syscall)(long, ...);
-	void *sym = __atomic_load_n(&real_sym, __ATOMIC_RELAXED); /* dlsym's answer is the same for every thread */
 	long a[6];
 	va_list ap;
 
-	if (sym == NULL) {
-		sym = dlsym(RTLD_NEXT, "syscall");
-		__atomic_store_n(&real_sym, sym, __ATOMIC_RELAXED);
-	}
-	memcpy(&real_syscall, &sym, sizeof(sym)); /* object to function pointer, as POSIX allows */
+	VT_CK_NEXT_SYM(real_syscall, &real_sym, "syscall");
 	va_start(ap, nr); /* the library's futex calls pass all six */
 	for (int i = 0; i < 6; i++)
 		a[i] = va_arg(ap, long);
