@@ -57,18 +57,39 @@ static long parse_long(const char *s, long lo, long hi, const char *flag)
 	return v;
 }
 
+int vtb_parse_list(const char *s, long lo, long hi, const char *flag, long *out, int max)
+{
+	char buf[256];
+	int n = 0;
+
+	if (strlen(s) >= sizeof(buf)) {
+		fprintf(stderr, "bad value for %s: too long\n", flag);
+		exit(2);
+	}
+	for (const char *p = s;; p++) {
+		size_t len = strcspn(p, ",");
+
+		if (n == max) {
+			fprintf(stderr, "bad value for %s: '%s' (at most %d values)\n", flag, s, max);
+			exit(2);
+		}
+		memcpy(buf, p, len);
+		buf[len] = '\0';
+		out[n++] = parse_long(buf, lo, hi, flag); /* an empty one is refused too */
+		p += len;
+		if (*p == '\0')
+			return n;
+	}
+}
+
 static void parse_threads(const char *s)
 {
-	char buf[128];
-	char *tok, *save = NULL;
+	enum { MAXN = sizeof(vtb_opt.threads) / sizeof(vtb_opt.threads[0]) };
+	long v[MAXN];
 
-	snprintf(buf, sizeof(buf), "%s", s);
-	vtb_opt.nthreads = 0;
-	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-		if (vtb_opt.nthreads == (int)(sizeof(vtb_opt.threads) / sizeof(vtb_opt.threads[0])))
-			break;
-		vtb_opt.threads[vtb_opt.nthreads++] = (int)parse_long(tok, 1, 256, "--threads");
-	}
+	vtb_opt.nthreads = vtb_parse_list(s, 1, 256, "--threads", v, MAXN);
+	for (int i = 0; i < vtb_opt.nthreads; i++)
+		vtb_opt.threads[i] = (int)v[i];
 }
 
 static void calibrate_ticks(void)

@@ -147,6 +147,10 @@ typedef struct vtb_result {
 
 /* Print one row for r (median/min over r->runs, percentiles when has_lat). */
 void vtb_print(const vtb_result *r);
+
+/* Parse "A,B,..." (each lo..hi, at most max of them) into out; the count.
+ * Exits with a message on bad input, as the harness's own options do. */
+int vtb_parse_list(const char *s, long lo, long hi, const char *flag, long *out, int max);
 /* Free the latency samples of r. */
 void vtb_result_free(vtb_result *r);
 /* Print a '#' line. */

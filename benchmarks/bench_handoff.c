@@ -222,18 +222,11 @@ static int take_capacities(int *argc, char **argv, unsigned *caps)
 			argv[j++] = argv[i];
 			continue;
 		}
-		n = 0;
-		for (char *s = argv[++i], *end; *s != '\0'; s = *end == ',' ? end + 1 : end) {
-			unsigned long v = strtoul(s, &end, 10);
+		long v[MAX_CAPACITIES];
 
-			if (end == s || (*end != ',' && *end != '\0') || v < 2 || v > MAX_CAPACITY ||
-			    n == MAX_CAPACITIES) {
-				fprintf(stderr, "bad value for --capacity: '%s' (want up to %d of 2..%u)\n",
-					argv[i], MAX_CAPACITIES, MAX_CAPACITY);
-				exit(2);
-			}
-			caps[n++] = (unsigned)v;
-		}
+		n = vtb_parse_list(argv[++i], 2, MAX_CAPACITY, "--capacity", v, MAX_CAPACITIES);
+		for (int k = 0; k < n; k++)
+			caps[k] = (unsigned)v[k];
 	}
 	*argc = j;
 	argv[j] = NULL;
