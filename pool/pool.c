@@ -629,6 +629,22 @@ static void *vt__stack_pop_wait(vt_pool *p, vt__pool_cache *c)
 	return obj;
 }
 
+/*
+ * Grow p for a rent that holds c, this thread's cache of p, and fetch c
+ * again after. Growing runs the user's allocator and obj_init, which may
+ * use other pools; one whose id maps to p's way in vt__tls evicts p's
+ * entry (vt__cache_claim), which drains c and gives its slot up, and
+ * another thread may have claimed the slot since. The rent then goes on
+ * with the entry's cache, or a new claim, never the slot it gave up.
+ */
+static bool vt__pool_grow_for(vt_pool *p, vt__pool_cache **c)
+{
+	bool grew = vt__pool_grow(p);
+
+	*c = vt__cache_claim(p);
+	return grew;
+}
+
 void *vt__pool_rent_slow(vt_pool *p)
 {
 	vt__pool_cache *c = vt__cache_claim(p);
@@ -667,7 +683,7 @@ void *vt__pool_rent_slow(vt_pool *p)
 					goto got;
 				}
 			}
-		} while (vt__pool_grow(p));
+		} while (vt__pool_grow_for(p, &c));
 		stolen = true;
 		if ((obj = vt__steal(p, c)) != NULL)
 			goto got;
