@@ -297,9 +297,19 @@ static unsigned int vt__pow2_above(uint64_t n)
  */
 static bool vt__pool_grow(vt_pool *p)
 {
+	uint64_t me = (uint64_t)(uintptr_t)&vt__tls[0];
 	bool grew = false;
 
+	/* A rent from p inside p's own allocator or obj_init (this thread is
+	 * growing p already) would wait for grow_lock forever: it finds no
+	 * new slab, and the rent goes on without one (NULL if every tier is
+	 * empty). Relaxed: only this thread stores its own id, so a match is
+	 * its own store, program-ordered before this load; any other thread
+	 * sees 0 or another id. */
+	if (vt__load_relaxed(&p->grow_owner) == me)
+		return false;
 	pthread_mutex_lock(&p->grow_lock);
+	vt__store_relaxed(&p->grow_owner, me); /* read by this thread's nested grow, above */
 	uint64_t created = p->created;
 	if (created < p->cfg.capacity && p->nslabs < p->max_slabs) {
 		uint64_t n = p->cfg.capacity - created;
@@ -324,6 +334,7 @@ static bool vt__pool_grow(vt_pool *p)
 			grew = true;
 		}
 	}
+	vt__store_relaxed(&p->grow_owner, 0); /* before the unlock: see above */
 	pthread_mutex_unlock(&p->grow_lock);
 	return grew;
 }

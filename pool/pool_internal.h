@@ -137,6 +137,7 @@ struct vt_pool {
 	/* Growth: under grow_lock, at most max_slabs times. */
 	pthread_mutex_t grow_lock VT__LINE_ALIGNED;
 	uint64_t created; /* written under grow_lock (release), read by rent/stats */
+	uint64_t grow_owner; /* the growing thread's id (vt__tls address), else 0 */
 	void **slabs;
 	size_t *slab_bytes;
 	uint32_t nslabs, max_slabs;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <valuetask.h>
 
@@ -353,6 +354,66 @@ static void test_obj_init_once(void)
 	CHECK_EQ(log.n, 32);
 	CHECK_STATS(p, 100, 32, 0, 0, 0, 0);
 	CHECK_EQ(vt_pool_destroy(&p), 0);
+}
+
+/*
+ * obj_init that rents from (and returns to) its own pool while that pool
+ * grows: the nested rent must not wait for the growth it is part of. It
+ * answers NULL or an object the growth has finished (an earlier one of the
+ * slab, already on the shared ring), and the pool accounts for everything.
+ */
+typedef struct self_rent {
+	vt_pool *p;
+	int inits, nested_null, nested_got;
+} self_rent;
+
+static void init_rents_self(void *obj, void *ctx)
+{
+	self_rent *sr = ctx;
+	void *o;
+
+	(void)obj;
+	sr->inits++;
+	o = vt_pool_rent(sr->p);
+	if (o == NULL) {
+		sr->nested_null++;
+		return;
+	}
+	sr->nested_got++;
+	vt_pool_return(sr->p, o);
+}
+
+static void test_obj_init_rents_own_pool(void)
+{
+	vt_pool_config cfg;
+	static self_rent sr;
+	void *held[8];
+
+	memset(&sr, 0, sizeof sr);
+	vt_pool_config_default(&cfg);
+	cfg.capacity = 8;
+	cfg.slab_objects = 4;
+	cfg.obj_init = init_rents_self;
+	cfg.obj_ctx = &sr;
+	sr.p = make_pool(&cfg);
+	alarm(20); /* it used to wait for its own grow_lock forever */
+	for (int i = 0; i < 8; i++) {
+		held[i] = vt_pool_rent(sr.p);
+		CHECK(held[i] != NULL);
+	}
+	CHECK(vt_pool_rent(sr.p) == NULL);
+	alarm(0);
+	CHECK_EQ(sr.inits, 8);
+	/* The first object of each slab finds nothing (growth is refused);
+	 * the later ones rent an earlier object of their slab and give it back. */
+	CHECK_EQ(sr.nested_null, 2);
+	CHECK_EQ(sr.nested_got, 6);
+	vt_pool_stats s = stats_of(sr.p);
+	CHECK_EQ(s.created, 8);
+	CHECK_EQ(s.rented, 8);
+	for (int i = 0; i < 8; i++)
+		vt_pool_return(sr.p, held[i]);
+	CHECK_EQ(vt_pool_destroy(&sr.p), 0);
 }
 
 /* ---- alignment ------------------------------------------------------------- */
@@ -849,6 +910,7 @@ int main(void)
 	RUN_TEST(test_exact_capacity);
 	RUN_TEST(test_destroy);
 	RUN_TEST(test_obj_init_once);
+	RUN_TEST(test_obj_init_rents_own_pool);
 	RUN_TEST(test_alignment);
 	RUN_TEST(test_slab_growth);
 	RUN_TEST(test_null_args);

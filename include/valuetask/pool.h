@@ -18,6 +18,9 @@
  * Growth (a new slab) takes a mutex; it happens at most capacity/slab times.
  * Objects are not zeroed: obj_init runs once per object when its slab is
  * made, and an object comes back from a rent as it was returned.
+ * obj_init and the allocator may use any pool, this one included: a rent
+ * from this pool inside them gets no new slab (NULL, or an object of the
+ * slab being made that obj_init has finished with).
  *
  * The pool knows nothing about what the objects are.
  */
