@@ -25,6 +25,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "malloc_count.h"
@@ -188,7 +189,7 @@ typedef struct counters {
 	uint64_t cmds, gets, hits, misses, sets, sets_cache, sets_store, dels, pings;
 	uint64_t err_replies, proto_errors, busy, canceled, dropped;
 	uint64_t cancels, cancel_late;
-	uint64_t accepted, closed, out_pauses, max_out;
+	uint64_t accepted, rejected, closed, out_pauses, max_out;
 	uint64_t base_new, base_free;
 } counters;
 
@@ -198,6 +199,8 @@ struct loop {
 	pthread_t th;
 	int ep;
 	int lfd;
+	bool listen_paused; /* the listener is out of the epoll set ... */
+	uint64_t listen_retry_ns; /* ... until then (CLOCK_MONOTONIC) */
 	vt_loop *vl;        /* the library's event-loop executor */
 	vt_executor *ex;    /* vt_loop_executor(vl) */
 	vt_promise_pool *pool;
@@ -221,6 +224,8 @@ struct srv {
 	store *st;
 	loop *loops;
 	int port;
+	pthread_mutex_t fd_mu; /* every accept4, and spare_fd */
+	int spare_fd;          /* given up at the fd limit (loop_reject), or -1 */
 };
 
 #define CNT(l, f) vt__counter_inc(&(l)->cnt.f)
@@ -1307,6 +1312,7 @@ static void conn_close(conn *c)
 	l->dead = c;
 	__atomic_store_n(&l->nconns, l->nconns - 1, __ATOMIC_RELAXED);
 	CNT(l, closed);
+	l->listen_retry_ns = 0; /* an fd is free: a paused listener tries again now */
 }
 
 static void loop_reap(loop *l)
@@ -1325,16 +1331,115 @@ static void loop_reap(loop *l)
 	}
 }
 
+#define TAG_LISTEN ((void *)1)
+#define TAG_EXEC ((void *)2)
+#define LISTEN_RETRY_MS 100 /* a paused listener is tried again this often */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The spare fd that loop_reject gives up at the fd limit. */
+static int spare_open(void)
+{
+	return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Stop watching the listener for LISTEN_RETRY_MS: an accept that keeps
+ * failing would make epoll report it readable again at once, a spin.
+ * loop_main puts it back (listen_resume) then, or sooner once a connection
+ * of this loop closes. */
+static void listen_pause(loop *l)
+{
+	l->listen_retry_ns = now_ns() + LISTEN_RETRY_MS * 1000000ull;
+	if (l->listen_paused)
+		return;
+	epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lfd, NULL);
+	l->listen_paused = true;
+}
+
+static void listen_resume(loop *l)
+{
+	srv *s = l->s;
+	struct epoll_event ev;
+	bool spare;
+
+	pthread_mutex_lock(&s->fd_mu);
+	if (s->spare_fd < 0)
+		s->spare_fd = spare_open();
+	spare = s->spare_fd >= 0;
+	pthread_mutex_unlock(&s->fd_mu);
+	if (!spare) {
+		listen_pause(l); /* still at the fd limit */
+		return;
+	}
+	ev.events = EPOLLIN;
+	ev.data.ptr = TAG_LISTEN;
+	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, l->lfd, &ev) == 0)
+		l->listen_paused = false;
+}
+
+/*
+ * The fd limit. When accept4 fails with EMFILE or ENFILE the connection
+ * stays in the listener's queue and the listener stays readable: returning
+ * would spin the loop until some fd is freed, with the client left
+ * hanging. Instead, as libuv does, the server keeps a spare fd: this gives
+ * it up, accepts, tells the client and closes, until the queue is empty,
+ * then takes the spare back. Under fd_mu, like every accept4, so the fd it
+ * frees goes to no other loop's accept. Returns the errno that ended it:
+ * EAGAIN once every queued client was turned away; anything else (no
+ * spare to give up: the system's table is full) pauses the listener.
+ */
+static int loop_reject(loop *l)
+{
+	static const char full[] = "-ERR max number of clients reached\r\n";
+	srv *s = l->s;
+
+	for (;;) {
+		int fd, err;
+
+		if (s->spare_fd < 0 && (s->spare_fd = spare_open()) < 0)
+			return EMFILE;
+		close(s->spare_fd);
+		fd = accept4(l->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		err = errno;
+		if (fd >= 0) {
+			(void)send(fd, full, sizeof(full) - 1, MSG_NOSIGNAL);
+			close(fd);
+			CNT(l, rejected);
+		}
+		s->spare_fd = spare_open();
+		if (fd < 0 && err != EINTR && err != ECONNABORTED)
+			return err;
+	}
+}
+
 static void loop_accept(loop *l)
 {
+	srv *s = l->s;
+
 	for (;;) {
-		int fd = accept4(l->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		int one = 1;
+		int fd, err, one = 1;
 		struct epoll_event ev;
 		conn *c;
 
-		if (fd < 0)
-			return; /* EAGAIN, or an error worth no more than a retry */
+		pthread_mutex_lock(&s->fd_mu);
+		fd = accept4(l->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		err = errno;
+		if (fd < 0 && (err == EMFILE || err == ENFILE))
+			err = loop_reject(l);
+		pthread_mutex_unlock(&s->fd_mu);
+		if (fd < 0) {
+			if (err == EINTR || err == ECONNABORTED)
+				continue; /* that connection is gone; the next */
+			if (err != EAGAIN && err != EWOULDBLOCK)
+				listen_pause(l); /* no spare, ENOBUFS, ...: try again later */
+			return;
+		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c = conn_new(l, fd);
 		if (c == NULL) {
@@ -1403,7 +1508,7 @@ static void cmd_stats(conn *c)
 	store_counts(s->st, &served, &cancelled, &skipped);
 	n = snprintf(buf, sizeof(buf),
 		     "# vt-server\r\nmode:%s\r\nloops:%d\r\nstore_latency_us:%u\r\n"
-		     "connected_clients:%llu\r\naccepted:%llu\r\nclosed:%llu\r\n"
+		     "connected_clients:%llu\r\naccepted:%llu\r\nrejected:%llu\r\nclosed:%llu\r\n"
 		     "cmds:%llu\r\ngets:%llu\r\nhits:%llu\r\nmisses:%llu\r\n"
 		     "sets:%llu\r\nsets_cache:%llu\r\nsets_store:%llu\r\ndels:%llu\r\npings:%llu\r\n"
 		     "err_replies:%llu\r\nproto_errors:%llu\r\nbusy:%llu\r\ncanceled:%llu\r\n"
@@ -1418,10 +1523,11 @@ static void cmd_stats(conn *c)
 		     "malloc_counter:%s\r\nmallocs:%llu\r\nfrees:%llu\r\n",
 		     mode_names[s->cfg.mode], s->cfg.loops, s->cfg.store_latency_us,
 		     (unsigned long long)nconns, (unsigned long long)sum.accepted,
-		     (unsigned long long)sum.closed, (unsigned long long)sum.cmds,
-		     (unsigned long long)sum.gets, (unsigned long long)sum.hits,
-		     (unsigned long long)sum.misses, (unsigned long long)sum.sets,
-		     (unsigned long long)sum.sets_cache, (unsigned long long)sum.sets_store,
+		     (unsigned long long)sum.rejected, (unsigned long long)sum.closed,
+		     (unsigned long long)sum.cmds, (unsigned long long)sum.gets,
+		     (unsigned long long)sum.hits, (unsigned long long)sum.misses,
+		     (unsigned long long)sum.sets, (unsigned long long)sum.sets_cache,
+		     (unsigned long long)sum.sets_store,
 		     (unsigned long long)sum.dels, (unsigned long long)sum.pings,
 		     (unsigned long long)sum.err_replies, (unsigned long long)sum.proto_errors,
 		     (unsigned long long)sum.busy, (unsigned long long)sum.canceled,
@@ -1445,9 +1551,6 @@ static void cmd_stats(conn *c)
 /* ======================================================================
  * The loop thread
  * ==================================================================== */
-
-#define TAG_LISTEN ((void *)1)
-#define TAG_EXEC ((void *)2)
 
 static void loop_begin_stop(loop *l)
 {
@@ -1474,10 +1577,21 @@ static void *loop_main(void *self)
 		if (l->stop_seen && l->inflight == 0 && l->dead == NULL)
 			break;
 		bool exec = false;
+		int wait_ms = -1;
 
+		if (l->listen_paused && !l->stop_seen) {
+			uint64_t now = now_ns();
+
+			if (now >= l->listen_retry_ns)
+				listen_resume(l);
+			if (l->listen_paused)
+				wait_ms = (int)((l->listen_retry_ns - now) / 1000000u) + 1;
+		}
 		/* A dead connection whose canceled request a worker still holds
 		 * is looked at again within 10 ms (nothing wakes us for it). */
-		n = epoll_wait(l->ep, evs, 256, l->stop_seen || l->dead != NULL ? 10 : -1);
+		if (l->stop_seen || l->dead != NULL)
+			wait_ms = 10;
+		n = epoll_wait(l->ep, evs, 256, wait_ms);
 		for (int i = 0; i < n; i++) {
 			void *tag = evs[i].data.ptr;
 			conn *c;
@@ -1741,6 +1855,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	prepopulate(&s);
+	pthread_mutex_init(&s.fd_mu, NULL);
+	s.spare_fd = spare_open();
+	if (s.spare_fd < 0) {
+		fprintf(stderr, "vt-server: open /dev/null: %s\n", strerror(errno));
+		return 1;
+	}
 	s.loops = calloc((size_t)s.cfg.loops, sizeof(loop));
 	port = s.cfg.port;
 	for (int i = 0; i < s.cfg.loops; i++) {
@@ -1828,6 +1948,8 @@ int main(int argc, char **argv)
 	store_destroy(&s.st);
 	kv_destroy(&s.cache);
 	free(s.loops);
+	close(s.spare_fd);
+	pthread_mutex_destroy(&s.fd_mu);
 	close(sfd);
 	fprintf(stderr, "vt-server: leaks: %llu\n",
 		(unsigned long long)((uint64_t)leaked_promises + leaked_base + leaked_conns));

@@ -9,12 +9,15 @@ and that the allocation counter (STATS mallocs) counts per-request
 allocations; it says which counter the build has (the interposing shim, or
 a sanitizer's malloc hooks).
 Finally it sends SIGTERM with operations in flight and checks the clean
-shutdown: exit status 0 and "leaks: 0" on stderr.
+shutdown: exit status 0 and "leaks: 0" on stderr. Once, in a server of its
+own with a low RLIMIT_NOFILE: clients over the fd limit are told and
+closed, and the server does not spin there.
 
 Standard library only. Exit 0 pass, 1 fail.
 """
 import argparse
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -110,14 +113,21 @@ def is_err(r, text=""):
 
 
 class Server:
-    def __init__(self, exe, mode):
+    def __init__(self, exe, mode, nofile=None):
+        """nofile: the server's RLIMIT_NOFILE (soft), or None to inherit ours."""
         self.mode = mode
+
+        def limit_fds():
+            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))
+
         self.p = subprocess.Popen(
             [exe, "--mode=" + mode, "--port=0", "--loops=2", "--store-threads=2",
              "--prepopulate=100", "--store-keys=200",
              "--store-latency-us=%d" % LATENCY_US, "--max-bulk=%d" % MAX_BULK,
              "--max-output=%d" % MAX_OUTPUT, "--pool-capacity=%d" % POOL],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            preexec_fn=limit_fds if nofile is not None else None)
         line = self.p.stdout.readline().decode()
         if "listening on" not in line:
             raise AssertionError("server did not start: %r %s" % (line, self.p.stderr.read()))
@@ -440,6 +450,86 @@ def case_shutdown(srv):
     assert all(r == b"xxx" or is_err(r, "canceled") for r in replies), replies
 
 
+def cpu_seconds(pid):
+    """utime + stime of the whole process (every thread), in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+FD_LIMIT = 32  # the server's RLIMIT_NOFILE in case_fd_limit
+
+
+def case_fd_limit(exe):
+    """At its file-descriptor limit (accept4 fails with EMFILE) the server
+    neither spins on its still-readable listener nor leaves clients hanging:
+    a client over the limit gets an error and is closed, the server idles,
+    and once some clients leave, new ones are served again."""
+    srv = Server(exe, "valuetask", nofile=FD_LIMIT)
+    clients = []
+    try:
+        for _ in range(FD_LIMIT + 16):  # more than the server can hold
+            clients.append(srv.client())
+        time.sleep(0.3)  # let the server take them (or fail to)
+        t0 = cpu_seconds(srv.p.pid)
+        time.sleep(1.0)
+        used = cpu_seconds(srv.p.pid) - t0
+        assert used < 0.3, "%.2f s of CPU in 1 s at the fd limit: spinning on accept" % used
+        served, refused, texts = [], [], []
+        for c in clients:
+            c.s.settimeout(0.05)
+            try:
+                r = c.reply()  # an idle, accepted client gets nothing
+            except socket.timeout:
+                r = "waiting"
+            except (Closed, OSError):
+                r = None
+            if r == "waiting":
+                c.s.settimeout(5.0)
+                try:
+                    r = c.call("PING")
+                except (Closed, OSError):
+                    r = None
+                if r == "PONG":
+                    served.append(c)
+                    continue
+            refused.append(c)
+            if r is not None:
+                texts.append(r)
+        assert served and refused, (len(served), len(refused))
+        # Every client over the limit was told, none left hanging.
+        assert len(texts) == len(refused), "%d of %d refused clients got no reply" % (
+            len(refused) - len(texts), len(refused))
+        assert all(is_err(t, "max number of clients") for t in texts), texts
+        for c in served[:4]:  # some leave: room for new clients again
+            c.close()
+        deadline = time.time() + 5
+        while True:
+            try:
+                c = srv.client()
+                r = c.call("PING")
+                c.close()
+            except (Closed, OSError):
+                r = None
+            if r == "PONG" or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        assert r == "PONG", "no client served after others left: %r" % (r,)
+        st = srv.stats()
+        assert st["rejected"] >= len(refused), (st["rejected"], len(refused))
+        for c in clients:
+            c.close()
+        srv.check_healthy("fd_limit")
+        rc, err = srv.stop()
+        assert rc == 0 and "leaks: 0" in err, "exit status %d: %s" % (rc, err)
+    finally:
+        for c in clients:
+            c.close()
+        if srv.p.poll() is None:
+            srv.p.kill()
+            srv.p.wait()
+
+
 CASES = [case_basic, case_pipeline_order, case_malformed, case_error_framing, case_oversized,
          case_disconnect_in_flight, case_cancel_prompt, case_allocs_counted, case_busy,
          case_never_reads]
@@ -481,6 +571,12 @@ def main():
             if srv.p.poll() is None:
                 srv.p.kill()
                 srv.p.wait()
+    try:
+        case_fd_limit(a.server)
+        print("ok   fd_limit", flush=True)
+    except Exception as e:  # noqa: BLE001
+        failed += 1
+        print("FAIL fd_limit: %r" % (e,), flush=True)
     print("%s" % ("FAILED: %d" % failed if failed else "all passed"))
     return 1 if failed else 0
 
