@@ -256,6 +256,24 @@ def case_error_framing(srv):
     c.close()
 
 
+def case_config_get(srv):
+    """CONFIG GET answers every parameter name the same way, however long:
+    [name, ""], the name echoed as a bulk, byte for byte, so CR, LF or NUL
+    in it cannot forge a reply. Misuse of CONFIG says what is wrong."""
+    c = srv.client()
+    for name in [b"save", b"p" * 65, b"x" * 1000 + b"\r\n+OK\r\n\0:1\r\n"]:
+        assert c.call("CONFIG", "GET", name) == [name, b""], name[:70]
+        assert c.call("PING") == "PONG"
+    r = c.call("CONFIG", "SET", "save", "")
+    assert is_err(r, "unknown subcommand 'SET'"), r
+    r = c.call("CONFIG", "GET", "save", "appendonly")
+    assert is_err(r, "wrong number of arguments for 'config|get'"), r
+    r = c.call("CONFIG")
+    assert is_err(r, "wrong number of arguments for 'config'"), r
+    assert c.call("PING") == "PONG"
+    c.close()
+
+
 def refused(srv, data, text):
     """data gets a '-ERR ...text...' and the server closes the connection
     (the server may stop reading before all of data is sent)."""
@@ -530,9 +548,9 @@ def case_fd_limit(exe):
             srv.p.wait()
 
 
-CASES = [case_basic, case_pipeline_order, case_malformed, case_error_framing, case_oversized,
-         case_disconnect_in_flight, case_cancel_prompt, case_allocs_counted, case_busy,
-         case_never_reads]
+CASES = [case_basic, case_pipeline_order, case_malformed, case_error_framing, case_config_get,
+         case_oversized, case_disconnect_in_flight, case_cancel_prompt, case_allocs_counted,
+         case_busy, case_never_reads]
 
 
 def main():
