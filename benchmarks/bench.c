@@ -360,6 +360,10 @@ void vtb_print(const vtb_result *r)
 	       "ops_s=%.0f allocs_op=%.4f allocs=%llu",
 	       r->bench, r->impl, vtb_allocator_name(), r->threads, n, med, mn, 1e9 / med,
 	       r->ops ? (double)r->allocs / (double)r->ops : 0.0, (unsigned long long)r->allocs);
+	/* Each timed run in order: run k of every case of one executable ran
+	 * back to back, so the table can pair them (table.awk, rounds). */
+	for (int k = 0; k < n; k++)
+		printf("%s%.3f", k == 0 ? " ns_op_runs=" : ",", r->ns_op[k]);
 	/* No samples, no percentiles (a 0 would read as a latency, and pass). */
 	if (r->has_lat && r->lat.n > 0) {
 		vtb_samples *s = (vtb_samples *)&r->lat;

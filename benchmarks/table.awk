@@ -13,7 +13,21 @@ function verdict(ok) {
 	nmiss++; return "MISS"
 }
 function line(what, vt, cmp, ratio, target, result) {
-	printf "%-46s %-16s %-30s %-9s %-10s %s\n", what, vt, cmp, ratio, target, result
+	printf "%-46s %-16s %-30s %-21s %-10s %s\n", what, vt, cmp, ratio, target, result
+}
+# " (lo-hi)": the smallest and largest ratio of one round, comparator run k
+# over valuetask run k (they ran back to back: same executable, interleaved),
+# so a reader sees how far the host's noise moves a ratio. "" without runs.
+function rounds(kv, kc,    nv, nc, a, b, i, n, r, lo, hi) {
+	if (!(kv in runs) || !(kc in runs)) return ""
+	nv = split(runs[kv], a, ","); nc = split(runs[kc], b, ",")
+	n = nv < nc ? nv : nc
+	for (i = 1; i <= n; i++) {
+		r = b[i] / a[i]
+		if (i == 1 || r < lo) lo = r
+		if (i == 1 || r > hi) hi = r
+	}
+	return n > 1 ? sprintf(" (%.2f-%.2f)", lo, hi) : ""
 }
 function na(what, target, why) { if (!info_only) nna++; line(what, "-", why, "-", target, "n/a") }
 
@@ -23,7 +37,7 @@ function ratio_row(what, b, vimpl, cimpl, a, t, d, want,    kv, kc, r) {
 	kv = key(b, vimpl, a, t, d); kc = key(b, cimpl, a, t, d)
 	if (!has(kv) || !has(kc)) { na(what, ">= " want "x", "(not measured: " cimpl " " a ")"); return }
 	r = med[kc] / med[kv]
-	line(what, fmt_ns(med[kv]), fmt_ns(med[kc]) " " cimpl, sprintf("%.2fx", r), ">= " want "x", verdict(r >= want))
+	line(what, fmt_ns(med[kv]), fmt_ns(med[kc]) " " cimpl, sprintf("%.2fx", r) rounds(kv, kc), ">= " want "x", verdict(r >= want))
 }
 # The verdict reads the count (allocs=), not allocs_op, which is rounded to
 # four decimals: 0.0000 can stand for thousands of allocations.
@@ -49,6 +63,7 @@ function allocs_row(what, b, a, t, d,    kv) {
 	k = key(f["bench"], f["impl"], f["alloc"], f["threads"], d)
 	if ("bytes_op" in f) { bytes[k] = f["bytes_op"]; next }
 	med[k] = f["ns_op_median"] + 0
+	if ("ns_op_runs" in f) runs[k] = f["ns_op_runs"]
 	allocs[k] = f["allocs_op"] + 0
 	if ("allocs" in f) nallocs[k] = f["allocs"] + 0
 	if ("p999_ns" in f) p999[k] = f["p999_ns"] + 0
@@ -67,7 +82,8 @@ function allocs_row(what, b, a, t, d,    kv) {
 }
 END {
 	npass = nmiss = nna = 0
-	print "SPEC §5 targets (median of the runs; valuetask and comparator from the same executable run)"
+	print "SPEC §5 targets (median of the runs; valuetask and comparator from the same executable run;"
+	print "in parentheses the lowest and highest ratio of one round, run k against run k)"
 	line("row", "valuetask", "comparator", "ratio", "target", "result")
 	line("---", "---------", "----------", "-----", "------", "------")
 	ratio_row("sync completion vs Task (glibc)", "sync", "valuetask", "task-glibc", "glibc", 1, "-", 20)
