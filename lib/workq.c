@@ -37,6 +37,11 @@ static pthread_key_t vt__wq_key;
 static pthread_once_t vt__wq_once = PTHREAD_ONCE_INIT;
 static int vt__wq_key_ok;
 static _Thread_local int vt__wq_armed;
+/* Set once this thread's exit hook has run. Another thread-specific-data
+ * destructor may still post after it (glibc runs them in rounds, in key
+ * order); a slot claimed then would never be given back, so from then on
+ * this thread posts through the inject ring (as the pool's caches do). */
+static _Thread_local int vt__wq_exit_done;
 
 static void *vt__wq_alloc(const vt__workq *q, size_t n)
 {
@@ -64,6 +69,7 @@ static void vt__wq_tls_drop(vt__wq_tls *e)
 static void vt__wq_thread_exit(void *arg)
 {
 	(void)arg;
+	vt__wq_exit_done = 1;
 	for (unsigned int i = 0; i < VT__WQ_TLS_WAYS; i++)
 		if (vt__wq_tls_tab[i].id != 0)
 			vt__wq_tls_drop(&vt__wq_tls_tab[i]);
@@ -110,8 +116,9 @@ static vt__wq_tls *vt__wq_claim(vt__workq *q)
 	e->id = q->id;
 	e->q = q;
 	e->slot = NULL;
-	/* Without an exit hook a slot could never be given back: use none. */
-	if (vt__wq_arm_exit()) {
+	/* Without an exit hook a slot could never be given back: use none.
+	 * Nor after the hook has run (vt__wq_exit_done). */
+	if (vt__wq_arm_exit() && !vt__wq_exit_done) {
 		for (uint32_t i = q->reserved; i < q->nslots; i++) {
 			uint64_t expected = 0;
 			/* Acquire; pairs with the release in vt__wq_tls_drop: we

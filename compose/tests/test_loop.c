@@ -65,6 +65,65 @@ static void test_run_stop(void)
 	CHECK_EQ(vt_loop_destroy(&loop), 0);
 }
 
+/*
+ * A thread that posts from a thread-specific-data destructor that runs
+ * after the queue's exit hook (glibc runs them in rounds, in key order):
+ * the workq's key exists before ours, so its hook gives the thread's
+ * slots back first. The late post must not claim a slot that nothing
+ * gives back again: the loop has one (max_producers = 1), and a thread
+ * that comes later must get it. Without it, that thread's posts go to the
+ * inject ring, which holds one item here.
+ */
+static vt_loop *g_late_loop;
+static pthread_key_t g_late_key;
+static int g_late_rc = 1;
+static long g_late_ran; /* items the exiting thread posted */
+
+static void post_late(void *arg)
+{
+	g_late_rc = vt_loop_post(g_late_loop, inc, arg);
+}
+
+static void *post_then_exit_late(void *arg)
+{
+	CHECK_EQ(vt_loop_post(arg, inc, &g_late_ran), 0); /* arms the workq's exit hook */
+	CHECK_EQ(pthread_setspecific(g_late_key, &g_late_ran), 0);
+	return NULL;
+}
+
+static void test_post_after_exit_hook(void)
+{
+	vt_loop *scratch;
+	vt_loop_config cfg;
+	pthread_t th;
+	long n = 0;
+
+	g_loop_thread = pthread_self();
+	/* The workq's exit key exists before ours (a queue was posted to). */
+	CHECK_EQ(vt_loop_create(&scratch, NULL), 0);
+	CHECK_EQ(vt_loop_post(scratch, inc, &n), 0);
+	CHECK_EQ(vt_loop_run_once(scratch), 1);
+	n = 0;
+	CHECK_EQ(pthread_key_create(&g_late_key, post_late), 0);
+
+	vt_loop_config_default(&cfg);
+	cfg.max_producers = 1;
+	cfg.queue_size = 64;
+	cfg.inject_size = 2; /* one item */
+	CHECK_EQ(vt_loop_create(&g_late_loop, &cfg), 0);
+	CHECK_EQ(pthread_create(&th, NULL, post_then_exit_late, scratch), 0);
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK_EQ(g_late_rc, 0);
+	/* This thread gets the one slot: its ring holds all ten. */
+	for (int i = 0; i < 10; i++)
+		CHECK_EQ(vt_loop_post(g_late_loop, inc, &n), 0);
+	CHECK_EQ(vt_loop_destroy(&g_late_loop), 0);
+	CHECK_EQ(n, 10);
+	CHECK_EQ(vt_loop_destroy(&scratch), 0);
+	CHECK_EQ(g_late_ran, 2); /* the late item ran too, once */
+	CHECK_EQ(pthread_key_delete(g_late_key), 0);
+}
+
 /* ---- stress: producers on other threads, the loop drained via epoll ---- */
 
 /*
@@ -202,6 +261,7 @@ int main(int argc, char **argv)
 		RUN(test_basic);
 		RUN(test_run_stop);
 		RUN(test_destroy_after_item_ran);
+		RUN(test_post_after_exit_hook);
 		g_iters = 30000;
 	}
 	RUN(test_stress);
