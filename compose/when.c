@@ -10,7 +10,8 @@
  *                  winner -1 -> index, and the winner completes the core;
  *                  then RM fetch_sub remaining (acq_rel)
  *   when_all: whoever takes remaining to 0 completes the core (token-
- *   checked), its last touch of w. when_any: the last RM is the last touch.
+ *   checked), its last touch of w. when_any: the last RM is the last touch
+ *   (the kind is read before it).
  *   cancel         RH CAS remaining += 1 unless 0 (a hold, like the
  *                  starter's 1), walk the nodes, then RM like a callback
  * Reuse needs remaining == 0 and the core's version moved past the last
@@ -122,11 +123,16 @@ bool vt_when_settled(const vt_when *w)
 
 static void vt__when_drop(vt_when *w)
 {
+	/* Read while this count is held: once the last RM is done, a when_any
+	 * (whose task may be consumed already) has settled, and its owner may
+	 * start w again, with another kind, or free it. */
+	uint32_t kind = w->kind;
+
 	/* RM: acq_rel; the last one sees every node's result (acquire) and
 	 * every earlier callback's touches of w are done (release). */
 	if (vt__fetch_add_acq_rel(&w->remaining, (uint32_t)-1) != 1)
 		return;
-	if (w->kind == VT__WHEN_ALL) {
+	if (kind == VT__WHEN_ALL) {
 		int32_t err = vt__load_relaxed(&w->first_error); /* ordered by RM */
 		/* Token-checked: the last touch of w. */
 		if (err < 0)

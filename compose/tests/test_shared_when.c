@@ -308,6 +308,90 @@ static void test_when_cancel_then_reuse(void)
 	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
 }
 
+/*
+ * A helper thread that completes one promise per round, when the main
+ * thread says so: the input whose callback is the last to leave a vt_when.
+ */
+struct late_job {
+	vt_promise *p; /* written by main before it publishes `go` */
+	uint16_t tok;
+	uint32_t go;   /* rounds published by main */
+	uint32_t ack;  /* rounds completed by the helper */
+	uint32_t rounds;
+};
+
+static void *complete_late(void *arg)
+{
+	struct late_job *j = arg;
+
+	for (uint32_t r = 1; r <= j->rounds; r++) {
+		while (__atomic_load_n(&j->go, __ATOMIC_ACQUIRE) < r)
+			sched_yield();
+		CHECK_EQ(vt_promise_set_result(j->p, j->tok, vt_value_i64(r)), 0);
+		__atomic_store_n(&j->ack, r, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+static void late_job_wait(struct late_job *j, uint32_t r)
+{
+	while (__atomic_load_n(&j->ack, __ATOMIC_ACQUIRE) < r)
+		sched_yield();
+}
+
+/*
+ * The owner of a when_any consumes its task and, once vt_when_settled says
+ * so, starts the vt_when again at once, as a when_all over a pending input,
+ * while the last loser's callback, on another thread, leaves the old
+ * combination. That callback must be done with w: the new when_all stays
+ * pending until its own input completes. (The last drop read w's kind after
+ * its final decrement: a restart in between made it complete the new
+ * when_all with n. ThreadSanitizer sees the read race with the restart's
+ * write in every round; a plain build only when the helper is preempted
+ * there.)
+ */
+static void test_when_any_settled_then_restart(void)
+{
+	vt_promise_pool *pp = make_pool(4);
+	struct late_job j = { .rounds = 500 };
+	pthread_t th;
+	vt_when w;
+	vt_when_node nodes[2];
+
+	vt_when_init(&w);
+	CHECK_EQ(pthread_create(&th, NULL, complete_late, &j), 0);
+	for (uint32_t r = 1; r <= j.rounds; r++) {
+		vt_promise *win = vt_promise_rent(pp), *q;
+		vt_task in[2], any, all;
+		vt_value v;
+
+		j.p = vt_promise_rent(pp);
+		j.tok = vt_promise_version(j.p);
+		in[0] = vt_promise_task(win);
+		in[1] = vt_promise_task(j.p);
+		CHECK_EQ(vt_when_any(&w, nodes, in, 2, 0, &any), 0);
+		CHECK_EQ(vt_promise_set_result(win, vt_promise_version(win), vt_value_i64(0)), 0);
+		CHECK_EQ(vt_task_get_result(any, &v), 0);
+		CHECK_EQ(v.i64, 0);
+		__atomic_store_n(&j.go, r, __ATOMIC_RELEASE); /* the loser completes on the helper */
+		while (!vt_when_settled(&w))
+			;
+		q = vt_promise_rent(pp);
+		in[0] = vt_promise_task(q);
+		CHECK_EQ(vt_when_all(&w, nodes, in, 1, &all), 0);
+		CHECK_EQ(vt_task_status(all), VT_PENDING);
+		CHECK_EQ(vt_promise_set_result(q, vt_promise_version(q), vt_value_i64(7)), 0);
+		CHECK_EQ(vt_task_get_result(all, &v), 0);
+		CHECK_EQ(v.i64, 1);
+		CHECK_EQ(nodes[0].value.i64, 7);
+		late_job_wait(&j, r);
+		CHECK(vt_when_settled(&w));
+		CHECK_EQ(rented(pp), 0);
+	}
+	pthread_join(th, NULL);
+	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
+}
+
 /* ---- stress ---------------------------------------------------------------- */
 
 static int g_threads = 4;
@@ -440,6 +524,7 @@ int main(int argc, char **argv)
 		RUN(test_when_all);
 		RUN(test_when_any);
 		RUN(test_when_cancel_then_reuse);
+		RUN(test_when_any_settled_then_restart);
 		g_iters = 2000;
 	}
 	RUN(stress_combinators);
