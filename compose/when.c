@@ -16,7 +16,9 @@
  *                  starter's 1), walk the nodes, then RM like a callback
  * Reuse needs remaining == 0 and the core's version moved past the last
  * combination's token (its task consumed), so no late callback or
- * completion can reach a new combination.
+ * completion can reach a new combination. vt_when_settled (the storage
+ * may go) also waits, after remaining == 0, for the core to be published
+ * and, if forgotten, released: the last touches of a when_all.
  */
 #include <string.h>
 
@@ -116,9 +118,24 @@ void vt_when_init(vt_when *w)
 
 bool vt_when_settled(const vt_when *w)
 {
+	uint64_t s;
+
 	if (w == NULL)
 		return false;
-	return vt__load_acquire(&w->remaining) == 0; /* pairs with RM */
+	if (vt__load_acquire(&w->remaining) != 0) /* pairs with RM */
+		return false;
+	if (!w->started)
+		return true;
+	/* A when_all's last RM comes before its thread completes the core
+	 * (P), and a forgotten combination's release hook consumes it after
+	 * P (R1 of vt__core_take_detached); each is that thread's last touch
+	 * of w. So the core must show it: consumed, or published and not
+	 * waiting for its hook. (A when_any's core is published before the
+	 * winner's RM: remaining == 0 said it already.) */
+	s = vt__load_acquire(&w->core.state); /* pairs with P and with R1 (consume, take_detached) */
+	if ((uint16_t)s != w->token)
+		return true; /* consumed */
+	return (s & VT__CORE_STATUS_MASK) != 0 && !(s & VT__CORE_DETACHED);
 }
 
 static void vt__when_drop(vt_when *w)

@@ -2,6 +2,7 @@
  * --threads/--iterations. */
 #include <pthread.h>
 #include <sched.h>
+#include <stdlib.h>
 
 #include "check.h"
 #include "valuetask.h"
@@ -392,6 +393,57 @@ static void test_when_any_settled_then_restart(void)
 	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
 }
 
+/*
+ * vt_when_settled is when a when_all's storage may go: "every input has
+ * completed and w no longer touches its storage", and for when_all "that
+ * is when its task completes". The owner here frees w as soon as it says
+ * true, right after the last input completed on another thread; in odd
+ * rounds the combination was forgotten (its release still consumes it),
+ * in even ones its task must have completed. (It said true at the last
+ * input's decrement, before that callback completed the combination in w:
+ * ThreadSanitizer sees the free race with it; a plain build sees
+ * VT_PENDING, or a use after free, only when the helper is preempted
+ * there.)
+ */
+static void test_when_all_settled_is_done(void)
+{
+	vt_promise_pool *pp = make_pool(4);
+	struct late_job j = { .rounds = 500 };
+	pthread_t th;
+
+	CHECK_EQ(pthread_create(&th, NULL, complete_late, &j), 0);
+	for (uint32_t r = 1; r <= j.rounds; r++) {
+		vt_when *w = malloc(sizeof(*w));
+		vt_when_node *nodes = malloc(sizeof(*nodes));
+		vt_task in, all;
+		vt_value v;
+
+		CHECK(w != NULL && nodes != NULL);
+		vt_when_init(w);
+		j.p = vt_promise_rent(pp);
+		j.tok = vt_promise_version(j.p);
+		in = vt_promise_task(j.p);
+		CHECK_EQ(vt_when_all(w, nodes, &in, 1, &all), 0);
+		if (r & 1)
+			CHECK_EQ(vt_task_forget(all), 0);
+		__atomic_store_n(&j.go, r, __ATOMIC_RELEASE); /* the input completes on the helper */
+		while (!vt_when_settled(w))
+			;
+		if (!(r & 1)) {
+			CHECK(vt_task_status(all) != VT_PENDING);
+			CHECK_EQ(vt_task_get_result(all, &v), 0);
+			CHECK_EQ(v.i64, 1);
+		}
+		CHECK_EQ(nodes[0].value.i64, (int64_t)r);
+		free(nodes);
+		free(w);
+		late_job_wait(&j, r);
+		CHECK_EQ(rented(pp), 0);
+	}
+	pthread_join(th, NULL);
+	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
+}
+
 /* ---- stress ---------------------------------------------------------------- */
 
 static int g_threads = 4;
@@ -525,6 +577,7 @@ int main(int argc, char **argv)
 		RUN(test_when_any);
 		RUN(test_when_cancel_then_reuse);
 		RUN(test_when_any_settled_then_restart);
+		RUN(test_when_all_settled_is_done);
 		g_iters = 2000;
 	}
 	RUN(stress_combinators);
