@@ -90,6 +90,11 @@ VT_API int vt_when_all(vt_when *w, vt_when_node *nodes, const vt_task *tasks, si
  * i64 = its index (the task never faults; the winner's result, error or
  * not, is in nodes[index]). The other inputs are consumed as they
  * complete; with VT_WHEN_CANCEL_LOSERS they are also asked to cancel.
+ * Pass only tasks that nobody else awaits: an input already awaited
+ * elsewhere counts as completing at once (VT_EAWAITED), but if another
+ * input wins while this call is still registering, it may be asked to
+ * cancel before the combination learns that (vt_task_cancel is open to
+ * any holder of a task).
  * Codes as vt_when_all; flags other than VT_WHEN_CANCEL_LOSERS: VT_EINVAL.
  */
 VT_API int vt_when_any(vt_when *w, vt_when_node *nodes, const vt_task *tasks, size_t n, unsigned int flags,
