@@ -11,11 +11,14 @@
  *     inbox, so the stack has no ABA problem.
  * A thread that exits leaves its home on an orphan list (its nodes in it,
  * and late returns still land in its inbox); the next new thread adopts it.
+ * A then() from another thread-specific-data destructor that runs after
+ * that exit hook borrows a home for the one call and orphans it again.
  * Homes and nodes are therefore made once and reused for the life of the
  * process: then() allocates only while the number of nodes in flight grows.
  * Both come from the process-wide default allocator (vt_set_default_allocator,
  * alloc.h) and are never freed. A failed allocation answers VT_ENOMEM with
- * the task untouched (a home made before a failed node stays this thread's).
+ * the task untouched (a home made before a failed node stays this thread's,
+ * or goes to the orphans if it was only borrowed).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -46,15 +49,27 @@ static vt__then_home *vt__orphans; /* under vt__home_lock */
 static pthread_key_t vt__home_key;
 static pthread_once_t vt__home_once = PTHREAD_ONCE_INIT;
 static int vt__home_key_ok;
+/* Set once this thread's exit hook has run. Another thread-specific-data
+ * destructor may still call then() after it (glibc runs them in rounds, in
+ * key order); a home attached then would never be orphaned if that was the
+ * last round, so from then on this thread only borrows one per call (as
+ * the pool's caches and the work queue's rings do in the same case). */
+static _Thread_local int vt__then_exit_done;
 
-static void vt__home_exit(void *arg)
+/* Leave h for the next new thread. Its holder's writes to h->local are
+ * published by the mutex (the adopter takes it in vt__home). */
+static void vt__home_orphan(vt__then_home *h)
 {
-	vt__then_home *h = arg;
-
 	pthread_mutex_lock(&vt__home_lock);
 	h->next_orphan = vt__orphans;
 	vt__orphans = h;
 	pthread_mutex_unlock(&vt__home_lock);
+}
+
+static void vt__home_exit(void *arg)
+{
+	vt__then_exit_done = 1;
+	vt__home_orphan(arg);
 	vt__my_home = NULL;
 }
 
@@ -85,6 +100,10 @@ static vt__then_home *vt__home(void)
 		h->inbox = NULL;
 	}
 	h->next_orphan = NULL;
+	/* After the exit hook: not attached (vt__my_home stays NULL, so every
+	 * node goes back through the inbox); vt__node_get orphans it again. */
+	if (vt__then_exit_done)
+		return h;
 	/* Without an exit hook the home would be lost at thread exit, with
 	 * its nodes: still correct (they are just never reused). */
 	if (vt__home_key_ok)
@@ -105,16 +124,16 @@ static vt__then_node *vt__node_get(void)
 	n = h->local;
 	if (n != NULL) {
 		h->local = n->next;
-		return n;
-	}
-	{
+	} else {
 		vt_allocator a = vt__mem_default();
 
 		/* warm-up only: the pool of nodes grows to the peak in flight */
 		n = vt__mem_alloc(&a, sizeof(*n), _Alignof(vt__then_node));
+		if (n != NULL)
+			n->home = h;
 	}
-	if (n != NULL)
-		n->home = h;
+	if (VT_UNLIKELY(vt__then_exit_done)) /* a borrowed home (vt__home): back to the orphans, node or not */
+		vt__home_orphan(h);
 	return n;
 }
 
