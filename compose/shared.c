@@ -36,6 +36,7 @@ int vt_shared_pool_create(vt_shared_pool **out, const vt_pool_config *cfg_in)
 {
 	vt_pool_config cfg;
 	vt_shared_pool *sp;
+	vt_pool *pool;
 	int rc;
 
 	if (out == NULL)
@@ -47,17 +48,18 @@ int vt_shared_pool_create(vt_shared_pool **out, const vt_pool_config *cfg_in)
 	cfg.object_size = sizeof(vt_shared);
 	cfg.object_align = 64;
 	cfg.obj_init = NULL;
-	if (!vt__mem_valid(&cfg.allocator))
-		return VT_EINVAL;
-	sp = vt__mem_alloc(&cfg.allocator, sizeof(*sp), _Alignof(vt_shared_pool));
-	if (sp == NULL)
-		return VT_ENOMEM;
-	sp->alloc = cfg.allocator;
-	rc = vt_pool_create(&sp->pool, &cfg);
-	if (rc != 0) {
-		vt__mem_free(&cfg.allocator, sp, sizeof(*sp));
+	/* The pool first: vt_pool_create refuses a bad config (VT_EINVAL)
+	 * before anything is allocated. */
+	rc = vt_pool_create(&pool, &cfg);
+	if (rc != 0)
 		return rc;
+	sp = vt__mem_alloc(&cfg.allocator, sizeof(*sp), _Alignof(vt_shared_pool));
+	if (sp == NULL) {
+		(void)vt_pool_destroy(&pool);
+		return VT_ENOMEM;
 	}
+	sp->alloc = cfg.allocator;
+	sp->pool = pool;
 	*out = sp;
 	return 0;
 }

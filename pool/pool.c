@@ -370,20 +370,22 @@ static void vt__pool_free_all(vt_pool *p)
 	vt__free(&cfg, p, sizeof(*p));
 }
 
+bool vt__pool_config_valid(const vt_pool_config *cfg)
+{
+	return cfg->object_size != 0 && cfg->object_align != 0 && !(cfg->object_align & (cfg->object_align - 1)) &&
+	       cfg->object_align <= 4096 && cfg->capacity != 0 && cfg->capacity <= (UINT32_C(1) << 30) &&
+	       cfg->max_threads <= 4096 && cfg->object_size <= ((size_t)1 << 32) &&
+	       (cfg->allocator.alloc == NULL) == (cfg->allocator.free == NULL);
+}
+
 int vt_pool_create(vt_pool **out, const vt_pool_config *cfg_in)
 {
 	vt_pool_config cfg;
 	vt_pool *p;
 
-	if (out == NULL || cfg_in == NULL)
+	if (out == NULL || cfg_in == NULL || !vt__pool_config_valid(cfg_in))
 		return VT_EINVAL;
 	cfg = *cfg_in;
-	if (cfg.object_size == 0 || cfg.object_align == 0 || (cfg.object_align & (cfg.object_align - 1)) ||
-	    cfg.object_align > 4096 || cfg.capacity == 0 || cfg.capacity > (UINT32_C(1) << 30) ||
-	    cfg.max_threads > 4096 || cfg.object_size > ((size_t)1 << 32))
-		return VT_EINVAL;
-	if ((cfg.allocator.alloc == NULL) != (cfg.allocator.free == NULL))
-		return VT_EINVAL;
 	if (cfg.allocator.alloc == NULL) {
 		cfg.allocator.alloc = vt__default_alloc;
 		cfg.allocator.free = vt__default_free;

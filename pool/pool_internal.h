@@ -155,6 +155,11 @@ typedef struct vt__tls_entry {
 /* initial-exec: one %fs-relative access, no __tls_get_addr on the hot path. */
 extern _Thread_local vt__tls_entry vt__tls[VT__TLS_WAYS] __attribute__((tls_model("initial-exec")));
 
+/* The checks vt_pool_create answers VT_EINVAL for. Wrappers that allocate
+ * before they create their vt_pool (vt_promise_pool_create) call it first,
+ * so that a refused config allocates nothing. */
+bool vt__pool_config_valid(const vt_pool_config *cfg);
+
 void *vt__pool_rent_slow(vt_pool *p);
 void vt__pool_return_slow(vt_pool *p, void *obj);
 

@@ -442,10 +442,11 @@ int vt_promise_pool_create(vt_promise_pool **out, const vt_pool_config *cfg_in)
 		cfg = *cfg_in;
 	else
 		vt_pool_config_default(&cfg);
-	if (!vt__mem_valid(&cfg.allocator))
-		return VT_EINVAL;
 	cfg.object_size = sizeof(vt_promise);
 	cfg.object_align = 64;
+	/* Refuse a config before allocating anything (VT_EINVAL first). */
+	if (!vt__pool_config_valid(&cfg))
+		return VT_EINVAL;
 	/* A stale task reads ops and the core's state (and a consumer that
 	 * loses R1 has read `value` first) from a returned promise, by design:
 	 * type-stable memory. Those stay readable; the rest is poisoned. */

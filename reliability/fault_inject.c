@@ -330,6 +330,53 @@ static uint64_t scenario_promise(uint64_t fail_at)
 	return A.calls;
 }
 
+/* ---- refused configs ---------------------------------------------------------- */
+
+/*
+ * A config a create refuses answers VT_EINVAL before anything is allocated
+ * (SPEC §3: VT_EINVAL, the arguments, comes first): with the allocator
+ * working (no call made) and with its first call failing (still VT_EINVAL,
+ * not VT_ENOMEM). The promise and shared pools used to allocate their own
+ * blocks first and leave the check to vt_pool_create.
+ */
+enum { BAD_CAPACITY_0, BAD_CAPACITY_HUGE, BAD_MAX_THREADS, BAD_POOL_CONFIGS };
+
+static void bad_pool_config(vt_pool_config *cfg, int which)
+{
+	pool_config(cfg);
+	if (which == BAD_CAPACITY_0)
+		cfg->capacity = 0;
+	else if (which == BAD_CAPACITY_HUGE)
+		cfg->capacity = (UINT32_C(1) << 30) + 1;
+	else
+		cfg->max_threads = 4097;
+}
+
+static void check_refused_configs(void)
+{
+	for (uint64_t fail_at = 0; fail_at <= 1; fail_at++) {
+		for (int which = 0; which < BAD_POOL_CONFIGS; which++) {
+			vt_pool_config cfg;
+			vt_pool *pool = (vt_pool *)(uintptr_t)0x1;
+			vt_promise_pool *pp = (vt_promise_pool *)(uintptr_t)0x1;
+			vt_shared_pool *sp = (vt_shared_pool *)(uintptr_t)0x1;
+
+			bad_pool_config(&cfg, which);
+			arm(fail_at);
+			CHECK_EQ(vt_pool_create(&pool, &cfg), VT_EINVAL);
+			CHECK_EQ(vt_promise_pool_create(&pp, &cfg), VT_EINVAL);
+			CHECK_EQ(vt_shared_pool_create(&sp, &cfg), VT_EINVAL);
+			A.armed = false;
+			CHECK_EQ(A.calls, 0);
+			CHECK_EQ(A.live_bytes, 0);
+			CHECK(pool == (vt_pool *)(uintptr_t)0x1);
+			CHECK(pp == (vt_promise_pool *)(uintptr_t)0x1);
+			CHECK(sp == (vt_shared_pool *)(uintptr_t)0x1);
+		}
+	}
+	printf("fault_inject: refused configs via %s: VT_EINVAL, no allocation\n", MODE);
+}
+
 /* ---- executors, shared pool, then ------------------------------------------- */
 
 /* A create that failed: the contract, then the allocator recovers. */
@@ -614,6 +661,7 @@ int main(void)
 	total += walk("vt_shared_pool", scenario_shared, 64);
 	total += walk("vt_threadpool", scenario_threadpool, 64);
 	total += walk("vt_loop", scenario_loop, 64);
+	check_refused_configs();
 	total += walk_then(); /* last: its blocks are kept for the process */
 	printf("fault_inject: %" PRIu64 " faults injected in total (%s)\n", total, MODE);
 	return 0;
