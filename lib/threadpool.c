@@ -187,29 +187,27 @@ int vt_threadpool_create(vt_threadpool **out, const vt_threadpool_config *cfg_in
 		vt_threadpool_config_default(&cfg);
 	if (vt__tp_check(&cfg) != 0 || !vt__mem_valid(&cfg.allocator))
 		return VT_EINVAL;
+	/* The stack size too is checked before anything is allocated. */
+	if (pthread_attr_init(&attr) != 0)
+		return VT_ENOMEM;
+	if (cfg.stack_size != 0 && pthread_attr_setstacksize(&attr, cfg.stack_size) != 0) {
+		pthread_attr_destroy(&attr);
+		return VT_EINVAL;
+	}
 	tp = vt__mem_alloc(&cfg.allocator, sizeof(*tp), 64);
 	if (tp == NULL)
-		return VT_ENOMEM;
+		goto nomem;
 	memset(tp, 0, sizeof(*tp));
 	tp->ex.post = vt__tp_post;
 	tp->cfg = cfg;
 	tp->threads = vt__mem_alloc(&cfg.allocator, sizeof(*tp->threads) * cfg.threads, _Alignof(struct vt__tp_start));
-	if (tp->threads == NULL) {
-		vt__tp_free(tp);
-		return VT_ENOMEM;
-	}
+	if (tp->threads == NULL)
+		goto nomem_tp;
 	memset(tp->threads, 0, sizeof(*tp->threads) * cfg.threads);
 	if (vt__workq_init(&tp->q, cfg.threads + cfg.max_producers, cfg.threads, cfg.queue_size,
-			   cfg.inject_size, &cfg.allocator) != 0) {
-		vt__tp_free(tp);
-		return VT_ENOMEM;
-	}
+			   cfg.inject_size, &cfg.allocator) != 0)
+		goto nomem_tp;
 	pthread_mutex_init(&tp->shutdown_lock, NULL);
-	pthread_attr_init(&attr);
-	if (cfg.stack_size != 0 && pthread_attr_setstacksize(&attr, cfg.stack_size) != 0) {
-		rc = VT_EINVAL;
-		goto fail;
-	}
 	for (uint32_t i = 0; i < cfg.threads; i++) {
 		struct vt__tp_start *st = &tp->threads[i];
 
@@ -231,6 +229,11 @@ fail:
 	pthread_mutex_destroy(&tp->shutdown_lock);
 	vt__tp_free(tp);
 	return rc;
+nomem_tp:
+	vt__tp_free(tp); /* tp->threads may be NULL: ignored */
+nomem:
+	pthread_attr_destroy(&attr);
+	return VT_ENOMEM;
 }
 
 vt_executor *vt_threadpool_executor(vt_threadpool *tp)

@@ -337,7 +337,8 @@ static uint64_t scenario_promise(uint64_t fail_at)
  * (SPEC §3: VT_EINVAL, the arguments, comes first): with the allocator
  * working (no call made) and with its first call failing (still VT_EINVAL,
  * not VT_ENOMEM). The promise and shared pools used to allocate their own
- * blocks first and leave the check to vt_pool_create.
+ * blocks first and leave the check to vt_pool_create; the thread pool
+ * checked its stack size after allocating.
  */
 enum { BAD_CAPACITY_0, BAD_CAPACITY_HUGE, BAD_MAX_THREADS, BAD_POOL_CONFIGS };
 
@@ -373,6 +374,21 @@ static void check_refused_configs(void)
 			CHECK(pp == (vt_promise_pool *)(uintptr_t)0x1);
 			CHECK(sp == (vt_shared_pool *)(uintptr_t)0x1);
 		}
+		/* A thread pool's stack size the system refuses (under
+		 * PTHREAD_STACK_MIN) was found only after every block was
+		 * allocated. */
+		vt_threadpool_config tcfg;
+		vt_threadpool *tp = (vt_threadpool *)(uintptr_t)0x1;
+
+		vt_threadpool_config_default(&tcfg);
+		tcfg.stack_size = 1;
+		set_hook(&tcfg.allocator);
+		arm(fail_at);
+		CHECK_EQ(vt_threadpool_create(&tp, &tcfg), VT_EINVAL);
+		A.armed = false;
+		CHECK_EQ(A.calls, 0);
+		CHECK_EQ(A.live_bytes, 0);
+		CHECK(tp == (vt_threadpool *)(uintptr_t)0x1);
 	}
 	printf("fault_inject: refused configs via %s: VT_EINVAL, no allocation\n", MODE);
 }

@@ -58,8 +58,10 @@ typedef struct vt_threadpool_config {
 VT_API void vt_threadpool_config_default(vt_threadpool_config *cfg);
 
 /* Start the workers. 0; VT_EINVAL (NULLs, threads 0 or over 1024, sizes not
- * a power of two or under 2, allocator.alloc and .free not both set or both
- * NULL); VT_ENOMEM (nothing started, nothing leaked, *out untouched).
+ * a power of two or under 2, a stack_size the system refuses (under
+ * PTHREAD_STACK_MIN), allocator.alloc and .free not both set or both
+ * NULL; nothing allocated); VT_ENOMEM (nothing started, nothing leaked,
+ * *out untouched).
  * Allocates 4 + threads + max_producers blocks, all here (none later). */
 VT_API VT_NODISCARD int vt_threadpool_create(vt_threadpool **out, const vt_threadpool_config *cfg);
 
