@@ -76,9 +76,10 @@ typedef struct vt_pool_stats {
 VT_API void vt_pool_config_default(vt_pool_config *cfg);
 
 /*
- * Create a pool. 0 and *out set; VT_EINVAL (NULL, object_size 0, align not a
- * power of two or over 4096, capacity 0 or over 2^30, max_threads over 4096);
- * VT_ENOMEM (*out untouched, nothing leaked).
+ * Create a pool. 0 and *out set; VT_EINVAL (NULL, object_size 0 or over
+ * 2^32, align not a power of two or over 4096, capacity 0 or over 2^30,
+ * max_threads over 4096, allocator.alloc and .free not both set or both
+ * NULL; nothing allocated); VT_ENOMEM (*out untouched, nothing leaked).
  */
 VT_API VT_NODISCARD int vt_pool_create(vt_pool **out, const vt_pool_config *cfg);
 

@@ -48,7 +48,8 @@ typedef struct vt_promise {
  * 0; VT_EINVAL; VT_ENOMEM. */
 VT_API VT_NODISCARD int vt_promise_pool_create(vt_promise_pool **out, const vt_pool_config *cfg);
 
-/* Destroy; returns the number of promises still out (0 = clean); *pool = NULL. */
+/* Destroy; returns the number of promises still out (0 = clean); *pool = NULL.
+ * VT_EINVAL for NULL (pool or *pool). */
 VT_API int vt_promise_pool_destroy(vt_promise_pool **pool);
 
 /* Rent a pending promise; NULL when the pool is exhausted. */

@@ -52,7 +52,8 @@ typedef struct vt_shared_awaiter {
  * obj_init are ignored); NULL cfg: defaults. 0; VT_EINVAL; VT_ENOMEM. */
 VT_API VT_NODISCARD int vt_shared_pool_create(vt_shared_pool **out, const vt_pool_config *cfg);
 
-/* Destroy; returns how many were still out (0 = clean); *pool = NULL. */
+/* Destroy; returns how many were still out (0 = clean); *pool = NULL.
+ * VT_EINVAL for NULL (pool or *pool). */
 VT_API int vt_shared_pool_destroy(vt_shared_pool **pool);
 
 /*
