@@ -18,7 +18,7 @@
  * owners whose ring is full, use one shared ring whose producers take a
  * mutex (the rare path; a preempted holder makes the others sleep, where
  * ck's MPMC commit would make them spin). Posting allocates nothing; a
- * thread's first post to a pool claims its ring (a mutex, once).
+ * thread's first post to a pool claims its ring (a CAS, once).
  *
  * Idle workers poll for `spin` rounds, then park on a futex. A post pays
  * two uncontended exchanges, a store and one load; it makes a system call
