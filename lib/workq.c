@@ -6,7 +6,8 @@
  * uncontended exchanges and a store on the owner's own line) and the
  * executor's signal; pop is lock-free; push to the inject ring takes
  * inject_lock (blocking, the rare path; its signal runs under it); a thread's
- * first push to a queue, and thread exit, take a mutex.
+ * first push to a queue claims a ring with a CAS; evicting another queue's
+ * entry from the thread's table, and thread exit, take a mutex.
  */
 #include <pthread.h>
 #include <stdlib.h>

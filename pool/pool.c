@@ -19,8 +19,9 @@
  * limit is 0 (a thief needed this thread's returns: pool_internal.h,
  * "Spill limit"), and a full ring spills into the
  * shared ring (enqueue under shared_lock: blocking, off the steady state).
- * Thread exit, first use of a pool by a thread, create and destroy take a
- * mutex.
+ * A thread's first use of a pool claims a cache slot with a CAS; thread
+ * exit, evicting another pool's entry from the thread's cache table, create
+ * and destroy take a mutex.
  */
 #include <limits.h>
 #include <linux/membarrier.h>

@@ -8,7 +8,7 @@
  * keeps a wider epoch and the stale task answers VT_ETOKEN.
  *
  * It also measures how soon that happens for a hot promise under the pool's
- * reuse order: the thread cache is a FIFO ring, and a thread that keeps k
+ * reuse order: the thread cache is a LIFO stack, and a thread that keeps k
  * operations in flight reuses each of its promises every k rentals.
  * Timings are printed, never asserted.
  */
