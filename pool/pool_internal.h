@@ -57,6 +57,7 @@
 typedef struct vt__pool_cache_cold {
 	uint64_t owner; /* 0: free slot; else the owner's tag */
 	ck_ring_buffer_t *buf;
+	void *stack_mem; /* the stack's allocation; stack points into it (pool.c, vt__stack_color) */
 	ck_ring_t ring;
 } vt__pool_cache_cold;
 #define VT__CACHE_COLD(c) ((c)->cold)
@@ -96,6 +97,7 @@ typedef struct vt__pool_cache {
 #else
 	uint64_t owner __attribute__((aligned(VT__CACHELINE))); /* 0: free slot; else the owner's tag */
 	ck_ring_buffer_t *buf;
+	void *stack_mem; /* the stack's allocation; stack points into it (pool.c, vt__stack_color) */
 	ck_ring_t ring __attribute__((aligned(VT__CACHELINE)));
 #endif
 } VT__LINE_ALIGNED vt__pool_cache;
