@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc_internal.h" /* lib/: vt__mem_valid */
 #include "futex_internal.h" /* lib/: vt__spin_backoff */
 
 #include "pool_internal.h"
@@ -404,8 +405,7 @@ bool vt__pool_config_valid(const vt_pool_config *cfg)
 {
 	return cfg->object_size != 0 && cfg->object_align != 0 && !(cfg->object_align & (cfg->object_align - 1)) &&
 	       cfg->object_align <= 4096 && cfg->capacity != 0 && cfg->capacity <= (UINT32_C(1) << 30) &&
-	       cfg->max_threads <= 4096 && cfg->object_size <= ((size_t)1 << 32) &&
-	       (cfg->allocator.alloc == NULL) == (cfg->allocator.free == NULL);
+	       cfg->max_threads <= 4096 && cfg->object_size <= ((size_t)1 << 32) && vt__mem_valid(&cfg->allocator);
 }
 
 int vt_pool_create(vt_pool **out, const vt_pool_config *cfg_in)
