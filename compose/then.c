@@ -132,7 +132,7 @@ static vt__then_node *vt__node_get(void)
 		if (n != NULL)
 			n->home = h;
 	}
-	if (VT_UNLIKELY(vt__then_exit_done)) /* a borrowed home (vt__home): back to the orphans, node or not */
+	if (VT_UNLIKELY(h != vt__my_home)) /* borrowed, not attached (vt__home): back to the orphans, node or not */
 		vt__home_orphan(h);
 	return n;
 }
