@@ -35,6 +35,7 @@
 int vt_server_main(int argc, char **argv);
 #include "server.c"
 #undef main
+#include "harness.h"
 
 #include <sched.h>
 #include <sys/ioctl.h>
@@ -87,12 +88,7 @@ static void fz_init(void)
 	s->cfg.max_bulk = FZ_MAX_BULK;
 	s->cfg.max_output = FZ_MAX_OUTPUT;
 	s->cfg.pool_capacity = 256;
-	s->loops = l;
-	l->s = s;
-	l->lfd = -1;
-	l->ep = epoll_create1(EPOLL_CLOEXEC);
-	FZ_CHECK(l->ep >= 0);
-	FZ_CHECK(loop_create_exec(l, &s->cfg) == 0);
+	FZ_CHECK(harness_loop_init(s, l) == 0);
 	vt_pool_config_default(&pc);
 	pc.capacity = s->cfg.pool_capacity;
 	pc.initial_objects = 16;
@@ -155,25 +151,14 @@ static void fz_run(const uint8_t *p, size_t n, uint8_t cut, uint8_t seed, bool l
 	srv *s = &fz_srv;
 	loop *l = &fz_loop;
 	int sv[2];
-	struct epoll_event ev;
 	conn *c;
 	size_t off = 0;
 	uint32_t rng = 0x9e3779b9u ^ seed;
 
 	FZ_CHECK(kv_create(&s->cache, 16, 0) == 0);
 	FZ_CHECK(store_create(&s->st, 1, 0, 16) == 0);
-	FZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
-	c = conn_new(l, sv[0]);
+	c = harness_attach(l, sv);
 	FZ_CHECK(c != NULL);
-	c->events = EPOLLIN;
-	ev.events = EPOLLIN;
-	ev.data.ptr = c;
-	FZ_CHECK(epoll_ctl(l->ep, EPOLL_CTL_ADD, sv[0], &ev) == 0);
-	c->next = l->conns;
-	if (l->conns != NULL)
-		l->conns->prev = c;
-	l->conns = c;
-	l->nconns++;
 	cl->fd = sv[1];
 	cl->rx_len = 0;
 	cl->eof = false;

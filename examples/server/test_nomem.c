@@ -23,6 +23,7 @@ static void *nm_base_op_malloc(size_t n);
 int vt_server_main(int argc, char **argv);
 #include "server.c"
 #undef main
+#include "harness.h"
 
 #define NM_VALUE 300 /* over SLOT_BUF */
 
@@ -83,7 +84,6 @@ int main(void)
 	char value[NM_VALUE], reply[NM_VALUE + 32];
 	size_t reply_len;
 	int sv[2];
-	struct epoll_event ev;
 	uint64_t live;
 	conn *c;
 
@@ -95,29 +95,18 @@ int main(void)
 	s.cfg.max_bulk = 4096;
 	s.cfg.max_output = 1 << 20;
 	s.cfg.pool_capacity = 16;
-	s.loops = &l;
-	l.s = &s;
-	l.lfd = -1;
-	l.ep = epoll_create1(EPOLL_CLOEXEC);
-	if (l.ep < 0 || loop_create_exec(&l, &s.cfg) != 0 || kv_create(&s.cache, 16, 0) != 0 ||
-	    store_create(&s.st, 1, 0, 16) != 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) {
+	if (harness_loop_init(&s, &l) != 0 || kv_create(&s.cache, 16, 0) != 0 ||
+	    store_create(&s.st, 1, 0, 16) != 0) {
 		fprintf(stderr, "test_nomem: setup failed\n");
 		return 1;
 	}
 	memset(value, 'v', sizeof(value));
 	NM_CHECK(kv_set(s.cache, "big", 3, value, sizeof(value)) == 1);
 	reply_len = fmt_bulk(reply, value, sizeof(value));
-	c = conn_new(&l, sv[0]);
+	c = harness_attach(&l, sv);
 	NM_CHECK(c != NULL);
 	if (c == NULL)
 		return 1;
-	c->events = EPOLLIN;
-	ev.events = EPOLLIN;
-	ev.data.ptr = c;
-	NM_CHECK(epoll_ctl(l.ep, EPOLL_CTL_ADD, sv[0], &ev) == 0);
-	l.conns = c;
-	l.nconns = 1;
 
 	nm_request(c, sv[1], get, reply, reply_len);
 	live = nm_live();
