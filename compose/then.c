@@ -25,6 +25,7 @@
 
 #include "alloc_internal.h"
 #include "compose_internal.h"
+#include "thread_exit_internal.h" /* lib/: vt__thread_exit_arm */
 #include "valuetask/compose.h"
 
 typedef struct vt__then_home vt__then_home;
@@ -46,15 +47,6 @@ struct vt__then_home {
 static _Thread_local vt__then_home *vt__my_home;
 static pthread_mutex_t vt__home_lock = PTHREAD_MUTEX_INITIALIZER;
 static vt__then_home *vt__orphans; /* under vt__home_lock */
-static pthread_key_t vt__home_key;
-static pthread_once_t vt__home_once = PTHREAD_ONCE_INIT;
-static int vt__home_key_ok;
-/* Set once this thread's exit hook has run. Another thread-specific-data
- * destructor may still call then() after it (glibc runs them in rounds, in
- * key order); a home attached then would never be orphaned if that was the
- * last round, so from then on this thread only borrows one per call (as
- * the pool's caches and the work queue's rings do in the same case). */
-static _Thread_local int vt__then_exit_done;
 
 /* Leave h for the next new thread. Its holder's writes to h->local are
  * published by the mutex (the adopter takes it in vt__home). */
@@ -66,16 +58,11 @@ static void vt__home_orphan(vt__then_home *h)
 	pthread_mutex_unlock(&vt__home_lock);
 }
 
-static void vt__home_exit(void *arg)
+static void vt__home_exit(void)
 {
-	vt__then_exit_done = 1;
-	vt__home_orphan(arg);
+	if (vt__my_home != NULL)
+		vt__home_orphan(vt__my_home);
 	vt__my_home = NULL;
-}
-
-static void vt__home_key_create(void)
-{
-	vt__home_key_ok = pthread_key_create(&vt__home_key, vt__home_exit) == 0;
 }
 
 static vt__then_home *vt__home(void)
@@ -84,7 +71,6 @@ static vt__then_home *vt__home(void)
 
 	if (VT_LIKELY(h != NULL))
 		return h;
-	pthread_once(&vt__home_once, vt__home_key_create);
 	pthread_mutex_lock(&vt__home_lock);
 	h = vt__orphans;
 	if (h != NULL)
@@ -100,15 +86,12 @@ static vt__then_home *vt__home(void)
 		h->inbox = NULL;
 	}
 	h->next_orphan = NULL;
-	/* After the exit hook: not attached (vt__my_home stays NULL, so every
-	 * node goes back through the inbox); vt__node_get orphans it again. */
-	if (vt__then_exit_done)
-		return h;
-	/* Without an exit hook the home would be lost at thread exit, with
-	 * its nodes: still correct (they are just never reused). */
-	if (vt__home_key_ok)
-		(void)pthread_setspecific(vt__home_key, h);
-	vt__my_home = h;
+	/* Without the exit hook (none could be armed, or it has run: a later
+	 * thread-specific-data destructor) the home is only borrowed: not
+	 * attached (vt__my_home stays NULL, so every node goes back through
+	 * the inbox), and vt__node_get orphans it again after this call. */
+	if (vt__thread_exit_arm(VT__EXIT_THEN, vt__home_exit))
+		vt__my_home = h;
 	return h;
 }
 

@@ -15,6 +15,7 @@
 
 #include "alloc_internal.h"
 #include "futex_internal.h"
+#include "thread_exit_internal.h"
 #include "workq_internal.h"
 
 CK_RING_PROTOTYPE(vt__work, vt__work)
@@ -34,15 +35,6 @@ static _Thread_local vt__wq_tls vt__wq_tls_tab[VT__WQ_TLS_WAYS];
 static pthread_mutex_t vt__wq_lock = PTHREAD_MUTEX_INITIALIZER;
 static vt__workq *vt__wq_live;
 static uint64_t vt__wq_next_id = 1;
-static pthread_key_t vt__wq_key;
-static pthread_once_t vt__wq_once = PTHREAD_ONCE_INIT;
-static int vt__wq_key_ok;
-static _Thread_local int vt__wq_armed;
-/* Set once this thread's exit hook has run. Another thread-specific-data
- * destructor may still post after it (glibc runs them in rounds, in key
- * order); a slot claimed then would never be given back, so from then on
- * this thread posts through the inject ring (as the pool's caches do). */
-static _Thread_local int vt__wq_exit_done;
 
 static void *vt__wq_alloc(const vt__workq *q, size_t n)
 {
@@ -67,31 +59,16 @@ static void vt__wq_tls_drop(vt__wq_tls *e)
 	memset(e, 0, sizeof(*e));
 }
 
-static void vt__wq_thread_exit(void *arg)
+static void vt__wq_thread_exit(void)
 {
-	(void)arg;
-	vt__wq_exit_done = 1;
 	for (unsigned int i = 0; i < VT__WQ_TLS_WAYS; i++)
 		if (vt__wq_tls_tab[i].id != 0)
 			vt__wq_tls_drop(&vt__wq_tls_tab[i]);
 }
 
-static void vt__wq_key_create(void)
-{
-	vt__wq_key_ok = pthread_key_create(&vt__wq_key, vt__wq_thread_exit) == 0;
-}
-
 static uint64_t vt__wq_me(void)
 {
 	return (uint64_t)(uintptr_t)&vt__wq_tls_tab[0];
-}
-
-static bool vt__wq_arm_exit(void)
-{
-	pthread_once(&vt__wq_once, vt__wq_key_create);
-	if (!vt__wq_armed && vt__wq_key_ok && pthread_setspecific(vt__wq_key, &vt__wq_tls_tab[0]) == 0)
-		vt__wq_armed = 1;
-	return vt__wq_armed != 0;
 }
 
 static void vt__wq_raise_high(vt__workq *q, uint32_t n)
@@ -117,9 +94,9 @@ static vt__wq_tls *vt__wq_claim(vt__workq *q)
 	e->id = q->id;
 	e->q = q;
 	e->slot = NULL;
-	/* Without an exit hook a slot could never be given back: use none.
-	 * Nor after the hook has run (vt__wq_exit_done). */
-	if (vt__wq_arm_exit() && !vt__wq_exit_done) {
+	/* Without the exit hook a slot could never be given back: use none
+	 * (thread_exit_internal.h); post through the inject ring. */
+	if (vt__thread_exit_arm(VT__EXIT_WORKQ, vt__wq_thread_exit)) {
 		for (uint32_t i = q->reserved; i < q->nslots; i++) {
 			uint64_t expected = 0;
 			/* Acquire; pairs with the release in vt__wq_tls_drop: we
@@ -205,7 +182,9 @@ void vt__workq_bind(vt__workq *q, uint32_t index)
 
 	if (e->id != 0 && e->id != q->id)
 		vt__wq_tls_drop(e);
-	(void)vt__wq_arm_exit();
+	/* Bound at a worker's start: the hook is armed unless no key could be
+	 * made, and reserved slots need none to stay correct. */
+	(void)vt__thread_exit_arm(VT__EXIT_WORKQ, vt__wq_thread_exit);
 	/* Reserved slots are never claimed by CAS; the owner tag only marks
 	 * them taken for the exit hook's benefit. */
 	vt__store_release(&q->slots[index].owner, vt__wq_me()); /* pairs with nothing that reads it for reserved slots */

@@ -32,6 +32,7 @@
 
 #include "alloc_internal.h" /* lib/: vt__mem_valid */
 #include "futex_internal.h" /* lib/: vt__spin_backoff */
+#include "thread_exit_internal.h" /* lib/: vt__thread_exit_arm */
 
 #include "pool_internal.h"
 
@@ -79,15 +80,6 @@ static void vt__membarrier(void)
 static pthread_mutex_t vt__registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static vt_pool *vt__live_pools;
 static uint64_t vt__next_pool_id = 1;
-static pthread_key_t vt__exit_key;
-static pthread_once_t vt__exit_once = PTHREAD_ONCE_INIT;
-static int vt__exit_key_ok;
-static _Thread_local int vt__exit_armed;
-/* Set once this thread's exit hook has run. Another thread-specific-data
- * destructor may still rent or return after it (glibc runs them in rounds,
- * in key order); a slot claimed then would never be given back, so from
- * then on this thread uses no cache (the shared ring). */
-static _Thread_local int vt__exit_done;
 
 static bool vt__pool_is_live(const vt_pool *p, uint64_t id)
 {
@@ -184,18 +176,11 @@ static void vt__tls_release(vt__tls_entry *e)
 	e->pool = NULL;
 }
 
-static void vt__thread_exit(void *arg)
+static void vt__thread_exit(void)
 {
-	(void)arg;
-	vt__exit_done = 1;
 	for (unsigned int i = 0; i < VT__TLS_WAYS; i++)
 		if (vt__tls[i].pool_id != 0)
 			vt__tls_release(&vt__tls[i]);
-}
-
-static void vt__exit_key_create(void)
-{
-	vt__exit_key_ok = pthread_key_create(&vt__exit_key, vt__thread_exit) == 0;
 }
 
 /* Claim a cache slot of p for this thread (first use), else its no-cache. */
@@ -210,15 +195,9 @@ static vt__pool_cache *vt__cache_claim(vt_pool *p)
 	if (e->pool_id != 0)
 		vt__tls_release(e); /* another pool hashed here: it loses its cache */
 
-	pthread_once(&vt__exit_once, vt__exit_key_create);
-	if (!vt__exit_armed && vt__exit_key_ok) {
-		/* Any non-NULL value makes the destructor run at thread exit. */
-		if (pthread_setspecific(vt__exit_key, &vt__tls[0]) == 0)
-			vt__exit_armed = 1;
-	}
-	/* Without an exit hook the slot could never be given back: use none.
-	 * Nor after the hook has run (vt__exit_done). */
-	if (vt__exit_armed && !vt__exit_done) {
+	/* Without the exit hook the slot could never be given back: use none
+	 * (thread_exit_internal.h). Later calls use the shared ring. */
+	if (vt__thread_exit_arm(VT__EXIT_POOL, vt__thread_exit)) {
 		for (uint32_t i = 0; i < p->ncaches; i++) {
 			uint64_t expected = 0;
 			/* Acquire; pairs with the release in vt__tls_release. */
