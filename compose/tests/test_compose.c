@@ -369,6 +369,93 @@ static void test_then_after_exit_hook(void)
 	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
 }
 
+/*
+ * One exit hook serves every client (lib/thread_exit.c): a thread that
+ * used a pool, posted to a loop and called then(), in that order, gives
+ * back all three when it exits. Each is set so that a client whose part
+ * did not run shows: the pool has one cache slot and one object (left in
+ * the dead thread's stack, the next rent must steal it), the loop one
+ * producer ring and an inject ring of one item (ten posts need the ring),
+ * and then() gets back the exiting thread's home (the next thread makes
+ * no new one). Runs after test_then_after_exit_hook, which leaves exactly
+ * one orphaned home: the thread below adopts it and must orphan it again.
+ */
+static vt_pool *g_all_pool;
+static vt_loop *g_all_loop;
+static long g_all_ran;
+
+static void inc_ran(void *arg)
+{
+	(*(long *)arg)++;
+}
+
+static void *use_every_client(void *arg)
+{
+	struct seen *s = arg;
+	void *obj = vt_pool_rent(g_all_pool);
+
+	CHECK(obj != NULL);
+	vt_pool_return(g_all_pool, obj);
+	CHECK_EQ(vt_loop_post(g_all_loop, inc_ran, &g_all_ran), 0);
+	CHECK_EQ(vt_task_then(vt_task_from_value(vt_value_i64(6)), record, s, NULL), 0); /* inline */
+	return NULL;
+}
+
+static void *then_count_homes(void *arg)
+{
+	long homes = g_home_allocs;
+
+	CHECK_EQ(vt_task_then(vt_task_from_value(vt_value_i64(7)), record, arg, NULL), 0);
+	g_adopt_homes = g_home_allocs - homes;
+	return NULL;
+}
+
+static void test_exit_hook_serves_every_client(void)
+{
+	vt_allocator a = { count_alloc, count_free, NULL };
+	vt_pool_config pcfg;
+	vt_loop_config lcfg;
+	vt_pool_stats st;
+	struct seen s1 = { 0 }, s2 = { 0 };
+	pthread_t th;
+	void *obj;
+
+	CHECK_EQ(vt_set_default_allocator(&a), 0);
+	vt_pool_config_default(&pcfg);
+	pcfg.object_size = 64;
+	pcfg.capacity = 1;
+	pcfg.max_threads = 1;
+	CHECK_EQ(vt_pool_create(&g_all_pool, &pcfg), 0);
+	vt_loop_config_default(&lcfg);
+	lcfg.max_producers = 1;
+	lcfg.queue_size = 64;
+	lcfg.inject_size = 2; /* one item */
+	CHECK_EQ(vt_loop_create(&g_all_loop, &lcfg), 0);
+
+	CHECK_EQ(pthread_create(&th, NULL, use_every_client, &s1), 0);
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK_EQ(s1.calls, 1);
+
+	obj = vt_pool_rent(g_all_pool); /* from the shared ring, not a dead cache */
+	CHECK(obj != NULL);
+	vt_pool_get_stats(g_all_pool, &st);
+	CHECK_EQ(st.steals, 0);
+	vt_pool_return(g_all_pool, obj);
+	for (int i = 0; i < 10; i++) /* this thread gets the one ring */
+		CHECK_EQ(vt_loop_post(g_all_loop, inc_ran, &g_all_ran), 0);
+	g_adopt_homes = -1;
+	CHECK_EQ(pthread_create(&th, NULL, then_count_homes, &s2), 0);
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK_EQ(g_adopt_homes, 0);
+	CHECK_EQ(s2.calls, 1);
+	CHECK_EQ(s2.value, 7);
+
+	CHECK_EQ(vt_loop_destroy(&g_all_loop), 0);
+	CHECK_EQ(g_all_ran, 11);
+	CHECK_EQ(vt_pool_destroy(&g_all_pool), 0);
+	CHECK_EQ(vt_set_default_allocator(NULL), 0);
+}
+
 /* ---- forget -------------------------------------------------------------- */
 
 static void test_forget(void)
@@ -683,6 +770,7 @@ static void test_forget_cancel_epoch(void)
 int main(void)
 {
 	RUN(test_then_after_exit_hook); /* first: no home is orphaned yet */
+	RUN(test_exit_hook_serves_every_client); /* second: one home is */
 	RUN(test_wait);
 	RUN(test_wait_no_deadlock_on_executor);
 	RUN(test_wait_when_awaited);
