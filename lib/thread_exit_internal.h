@@ -9,6 +9,17 @@
  * ours has run. Whatever such a late call took would never be given back,
  * so the rule is the same for every client and lives here: take per-thread
  * state only when vt__thread_exit_arm says the hook will run for it.
+ *
+ * One case it cannot see: a thread whose first call into the library comes
+ * from a destructor in glibc's last round (PTHREAD_DESTRUCTOR_ITERATIONS,
+ * reached only by destructors that re-set their keys three times) whose
+ * key is younger than the library's. The library's key is set then, but
+ * the round has passed it and no round follows, so the hook never runs:
+ * the pool slot stays claimed (its objects are still reached by steals),
+ * the work-queue ring too (its items are still drained), and the then()
+ * home is lost with its nodes. Checked with a scratch program; nothing in
+ * glibc tells a thread which round it is in. A younger library key (made
+ * in that round) is still visited in the same round, and the hook runs.
  */
 #ifndef VT_LIB_THREAD_EXIT_INTERNAL_H
 #define VT_LIB_THREAD_EXIT_INTERNAL_H
