@@ -40,6 +40,7 @@ struct vt_loop {
 	int efd;
 	uint32_t stop;
 	uint32_t cursor; /* the drainer's scan position */
+	uint32_t draining; /* drains under way on the drainer's thread (nested ones too) */
 	uint32_t signaled __attribute__((aligned(64)));
 };
 
@@ -144,10 +145,12 @@ static int vt__loop_drain(vt_loop *loop, int budget)
 		 * item. Pairs with the fence after X2 in vt__workq_push. */
 		vt__fence_after_rmw();
 	}
+	loop->draining++; /* the drainer's own field: destroy from an item reads it */
 	while (ran < budget && vt__workq_pop(&loop->q, &loop->cursor, &w)) {
 		w.fn(w.state);
 		ran++;
 	}
+	loop->draining--;
 	if (ran == budget)
 		vt__loop_signal(loop); /* maybe more: keep the fd readable */
 	return ran;
@@ -195,6 +198,10 @@ int vt_loop_destroy(vt_loop **ploop)
 	if (ploop == NULL || *ploop == NULL)
 		return VT_EINVAL;
 	loop = *ploop;
+	/* From an item: the drain that runs it, and vt_loop_run around that,
+	 * read the loop after the item returns. */
+	if (loop->draining != 0)
+		return VT_EINVAL;
 	vt__workq_close(&loop->q); /* after this, every queued item is visible here */
 	while (vt__loop_drain(loop, INT32_MAX) > 0)
 		;

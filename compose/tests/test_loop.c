@@ -66,6 +66,53 @@ static void test_run_stop(void)
 }
 
 /*
+ * An item that destroys its own loop: it runs on the drainer's thread, as
+ * destroy asks, but inside a drain that goes on reading the loop after the
+ * item returns (and vt_loop_run after that). Destroy refuses it
+ * (VT_EINVAL) and changes nothing; the loop still runs and destroys.
+ */
+struct destroy_ctx {
+	vt_loop *loop;
+	vt_loop *alias; /* what the item passes to destroy */
+	int rc;
+};
+
+static void destroy_item(void *arg)
+{
+	struct destroy_ctx *c = arg;
+
+	c->rc = vt_loop_destroy(&c->alias);
+}
+
+static void test_destroy_from_item(void)
+{
+	struct destroy_ctx c;
+	long n = 0;
+
+	g_loop_thread = pthread_self();
+	CHECK_EQ(vt_loop_create(&c.loop, NULL), 0);
+	c.alias = c.loop;
+	c.rc = 1;
+	CHECK_EQ(vt_loop_post(c.loop, destroy_item, &c), 0);
+	CHECK_EQ(vt_loop_post(c.loop, inc, &n), 0);
+	CHECK_EQ(vt_loop_run_once(c.loop), 2);
+	CHECK_EQ(c.rc, VT_EINVAL);
+	CHECK(c.alias == c.loop);
+	CHECK_EQ(n, 1);
+	/* From an item that vt_loop_run runs, and one that destroy runs. */
+	c.rc = 1;
+	CHECK_EQ(vt_loop_post(c.loop, destroy_item, &c), 0);
+	CHECK_EQ(vt_loop_post(c.loop, stop_item, c.loop), 0);
+	CHECK_EQ(vt_loop_run(c.loop), 0);
+	CHECK_EQ(c.rc, VT_EINVAL);
+	c.rc = 1;
+	CHECK_EQ(vt_loop_post(c.loop, destroy_item, &c), 0);
+	CHECK_EQ(vt_loop_destroy(&c.loop), 0);
+	CHECK_EQ(c.rc, VT_EINVAL);
+	CHECK(c.loop == NULL);
+}
+
+/*
  * A thread that posts from a thread-specific-data destructor that runs
  * after the queue's exit hook (glibc runs them in rounds, in key order):
  * the workq's key exists before ours, so its hook gives the thread's
@@ -260,6 +307,7 @@ int main(int argc, char **argv)
 	if (!stress) {
 		RUN(test_basic);
 		RUN(test_run_stop);
+		RUN(test_destroy_from_item);
 		RUN(test_destroy_after_item_ran);
 		RUN(test_post_after_exit_hook);
 		g_iters = 30000;

@@ -80,7 +80,9 @@ VT_API void vt_loop_stop(vt_loop *loop);
  * Refuse further posts (VT_ESHUTDOWN), run every item still queued on the
  * calling thread (which must be the one that drains the loop), close the
  * eventfd and free; *loop = NULL. Items that post during this get
- * VT_ESHUTDOWN (run inline through vt_executor_dispatch). 0; VT_EINVAL.
+ * VT_ESHUTDOWN (run inline through vt_executor_dispatch). 0; VT_EINVAL
+ * (NULL, or called from an item the loop is running: the drain that runs
+ * it still uses the loop; nothing changes).
  */
 VT_API int vt_loop_destroy(vt_loop **loop);
 
