@@ -49,7 +49,8 @@ struct vt_threadpool {
 	uint64_t wakes;
 };
 
-/* Which pool's worker this thread is (NULL: none), for shutdown's check. */
+/* Which pool's worker this thread is (NULL: none), for shutdown's check;
+ * set until the thread is gone, its exit destructors included. */
 static _Thread_local vt_threadpool *vt__tp_self;
 
 void vt_threadpool_config_default(vt_threadpool_config *cfg)
@@ -144,7 +145,9 @@ static void *vt__tp_worker(void *arg)
 run:
 		w.fn(w.state);
 	}
-	vt__tp_self = NULL;
+	/* vt__tp_self stays set: the thread's thread-specific-data destructors
+	 * run after this, while shutdown joins the thread, and a shutdown from
+	 * one of them must answer VT_EINVAL, not wait for shutdown_lock. */
 	return NULL;
 }
 

@@ -161,6 +161,59 @@ static void test_shutdown_from_worker(void)
 	CHECK_EQ(vt_threadpool_destroy(&c.tp), 0);
 }
 
+/*
+ * A worker's thread-specific-data destructor runs on that worker after its
+ * last item, while shutdown joins it: a shutdown from there is one from the
+ * pool's own worker, and must answer VT_EINVAL, not wait for the shutdown
+ * lock that the joining thread holds (a deadlock). The destroy runs on a
+ * helper thread, so that a hang shows as a failed wait, not a stuck test.
+ */
+static pthread_key_t g_exit_key;
+static int g_exit_rc = 1, g_exit_done, g_destroyed;
+
+static void shutdown_at_exit(void *arg)
+{
+	g_exit_rc = vt_threadpool_shutdown(arg);
+	__atomic_store_n(&g_exit_done, 1, __ATOMIC_RELEASE);
+}
+
+static void set_exit_key(void *arg)
+{
+	struct self_ctx *c = arg;
+
+	CHECK_EQ(pthread_setspecific(g_exit_key, c->tp), 0);
+	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+}
+
+static void *destroy_pool(void *arg)
+{
+	CHECK_EQ(vt_threadpool_destroy(arg), 0);
+	__atomic_store_n(&g_destroyed, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void test_shutdown_from_worker_exit(void)
+{
+	struct self_ctx c = { 0 };
+	vt_threadpool_config cfg;
+	pthread_t th;
+
+	vt_threadpool_config_default(&cfg);
+	cfg.threads = 1;
+	CHECK_EQ(pthread_key_create(&g_exit_key, shutdown_at_exit), 0);
+	CHECK_EQ(vt_threadpool_create(&c.tp, &cfg), 0);
+	CHECK_EQ(vt_threadpool_post(c.tp, set_exit_key, &c), 0);
+	while (!__atomic_load_n(&c.done, __ATOMIC_ACQUIRE))
+		sched_yield();
+	CHECK_EQ(pthread_create(&th, NULL, destroy_pool, &c.tp), 0);
+	CHECK(vt_ck_wait_flag(&g_exit_done, 5000));
+	CHECK_EQ(g_exit_rc, VT_EINVAL);
+	CHECK(vt_ck_wait_flag(&g_destroyed, 5000));
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK(c.tp == NULL);
+	CHECK_EQ(pthread_key_delete(g_exit_key), 0);
+}
+
 /* Items that post more items: the chain ends when the pool shuts down
  * (posting is refused and the continuation runs inline). */
 struct chain {
@@ -288,6 +341,7 @@ int main(int argc, char **argv)
 		RUN(test_config);
 		RUN(test_post_and_shutdown);
 		RUN(test_shutdown_from_worker);
+		RUN(test_shutdown_from_worker_exit);
 		RUN(test_chain);
 		RUN(test_destroy_after_item_ran);
 		g_iters = 20000;

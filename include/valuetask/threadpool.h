@@ -76,7 +76,7 @@ VT_API int vt_threadpool_post(vt_threadpool *tp, vt_continuation fn, void *state
 /*
  * Stop taking work, run every item already posted, and join the workers.
  * Idempotent. 0; VT_EINVAL (NULL, or called from one of tp's own workers,
- * which would join itself).
+ * its thread-specific-data destructors included, which would join itself).
  */
 VT_API int vt_threadpool_shutdown(vt_threadpool *tp);
 
