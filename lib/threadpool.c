@@ -7,7 +7,7 @@
  *   poster  push, whose X2 exchange is a full barrier, then, still
  *           inside push (its signal hook, so that shutdown's close waits
  *           for it: the item may run, and the pool be destroyed, as soon
- *           as it is in), P1 load sleepers; if > 0 and P2 xchg waking = 1
+ *           as it is in), P1 load sleepers; if > 0 and P2 waking += 1
  *           returned 0: epoch += 1, futex_wake(1)
  * W1/W3 against push/P1 is a store-buffering pair: either the poster sees
  * the sleeper, or the worker's last pop sees the item. `waking` keeps a
@@ -15,6 +15,10 @@
  * still on its way; a worker clears it (xchg, acquire) whenever it leaves
  * or enters the parked state, before it looks at the queue again, so an
  * item whose poster skipped the wake-up is found by that worker.
+ * `waking` counts the posts that found a sleeper since the last clear: a
+ * worker that clears a count above 1 (posts came while the wake-up was on
+ * its way) and goes on to run items passes one wake-up on, so those items
+ * do not wait behind the one it runs while another worker sleeps.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -80,8 +84,10 @@ static void vt__tp_wake_one(void *arg)
 	 * (pairs with W1 in the worker). */
 	if (vt__load_relaxed(&tp->sleepers) == 0)
 		return;
-	/* P2: acq_rel; pairs with the worker's xchg of waking (W2 / wake-up). */
-	if (__atomic_exchange_n(&tp->waking, 1, __ATOMIC_ACQ_REL) != 0)
+	/* P2: acq_rel; pairs with the worker's xchg of waking (W2 / wake-up).
+	 * Non-zero: a wake-up is on its way; the count tells the worker that
+	 * clears it to pass one on (vt__tp_clear_waking). */
+	if (__atomic_fetch_add(&tp->waking, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	vt__fetch_add_acq_rel(&tp->epoch, 1); /* pairs with the worker's load of epoch before futex_wait */
 	vt__fetch_add_relaxed(&tp->wakes, 1); /* statistics only */
@@ -100,11 +106,19 @@ static int vt__tp_post(vt_executor *self, vt_continuation fn, void *state)
 	return vt_threadpool_post((vt_threadpool *)self, fn, state);
 }
 
+/* W2 and the clear on leaving the parked state: acq_rel; pairs with P2.
+ * Returns whether posts came while a wake-up was on its way (count > 1). */
+static bool vt__tp_clear_waking(vt_threadpool *tp)
+{
+	return __atomic_exchange_n(&tp->waking, 0, __ATOMIC_ACQ_REL) > 1;
+}
+
 static void *vt__tp_worker(void *arg)
 {
 	vt_threadpool *tp = arg;
 	uint32_t cursor;
 	vt__work w;
+	bool more;
 
 	vt__tp_self = tp;
 	cursor = 0;
@@ -120,11 +134,13 @@ static void *vt__tp_worker(void *arg)
 		}
 		/* Parking: see the protocol at the top of this file. */
 		__atomic_fetch_add(&tp->sleepers, 1, __ATOMIC_SEQ_CST); /* W1: pairs with P1 */
-		(void)__atomic_exchange_n(&tp->waking, 0, __ATOMIC_ACQ_REL); /* W2: pairs with P2 */
+		more = vt__tp_clear_waking(tp); /* W2 */
 		uint32_t e = vt__load_acquire(&tp->epoch); /* pairs with the poster's epoch increment */
 		__atomic_thread_fence(__ATOMIC_SEQ_CST); /* W1 before W3's ring loads */
 		if (vt__workq_pop(&tp->q, &cursor, &w)) { /* W3 */
 			__atomic_fetch_sub(&tp->sleepers, 1, __ATOMIC_RELAXED); /* a count, no ordering needed */
+			if (more) /* we run this one: wake another for the rest */
+				vt__tp_wake_one(tp);
 			goto run;
 		}
 		if (vt__load_acquire(&tp->phase) == VT__TP_DRAIN) { /* pairs with the release in shutdown */
@@ -140,7 +156,11 @@ static void *vt__tp_worker(void *arg)
 		vt__fetch_add_relaxed(&tp->parks, 1); /* statistics only */
 		vt__futex_wait(&tp->epoch, e);
 		__atomic_fetch_sub(&tp->sleepers, 1, __ATOMIC_RELAXED); /* a count, no ordering needed */
-		(void)__atomic_exchange_n(&tp->waking, 0, __ATOMIC_ACQ_REL); /* pairs with P2 */
+		/* Leaving the parked state. Posts that came while our wake-up
+		 * was on its way left their items to us: pass a wake-up on
+		 * before running any, or they wait behind ours. */
+		if (vt__tp_clear_waking(tp))
+			vt__tp_wake_one(tp);
 		continue;
 run:
 		w.fn(w.state);

@@ -71,6 +71,9 @@ static void test_post_and_shutdown(void)
 static pthread_t g_hold_thread;
 static int g_go, g_in_wake, g_destroyed, g_late;
 static long g_ran;
+/* test_post_while_wake_on_its_way: the first worker whose futex wait
+ * returns while g_hold_woken is 1 sets it to 2 and waits for g_released. */
+static int g_hold_woken, g_released;
 
 long syscall(long nr, ...)
 {
@@ -89,6 +92,14 @@ long syscall(long nr, ...)
 		__atomic_store_n(&g_in_wake, 1, __ATOMIC_RELEASE);
 		if (vt_ck_wait_flag(&g_destroyed, 300))
 			__atomic_store_n(&g_late, 1, __ATOMIC_RELEASE);
+	}
+	if (nr == SYS_futex && a[1] == FUTEX_WAIT_PRIVATE) {
+		long rc = real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+		int one = 1;
+
+		if (__atomic_compare_exchange_n(&g_hold_woken, &one, 2, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			(void)vt_ck_wait_flag(&g_released, 2000);
+		return rc;
 	}
 	return real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
@@ -159,6 +170,58 @@ static void test_shutdown_from_worker(void)
 		sched_yield();
 	CHECK_EQ(c.rc, VT_EINVAL);
 	CHECK_EQ(vt_threadpool_destroy(&c.tp), 0);
+}
+
+/*
+ * Two workers parked; a post wakes one, and a second post comes while that
+ * wake-up is on its way (the woken worker has not left its futex wait yet:
+ * the interposer above holds it there). The second item must not wait
+ * behind the first while the other worker sleeps: here the first item
+ * waits (up to 2 s) for the second to run, as an item that needs another
+ * one's result would.
+ */
+static int g_second_ran, g_first_done, g_first_saw;
+
+static void first_item(void *arg)
+{
+	(void)arg;
+	g_first_saw = vt_ck_wait_flag(&g_second_ran, 2000);
+	__atomic_store_n(&g_first_done, 1, __ATOMIC_RELEASE);
+}
+
+static void second_item(void *arg)
+{
+	(void)arg;
+	__atomic_store_n(&g_second_ran, 1, __ATOMIC_RELEASE);
+}
+
+static void test_post_while_wake_on_its_way(void)
+{
+	vt_threadpool_config cfg;
+	vt_threadpool *tp;
+	uint64_t parks = 0;
+	struct timespec ms = { 0, 1000000L };
+
+	vt_threadpool_config_default(&cfg);
+	cfg.threads = 2;
+	cfg.spin = 0;
+	CHECK_EQ(vt_threadpool_create(&tp, &cfg), 0);
+	while (parks < 2) { /* both workers park */
+		vt_threadpool_park_stats(tp, &parks, NULL);
+		sched_yield();
+	}
+	for (int i = 0; i < 20; i++) /* and are asleep in the kernel */
+		nanosleep(&ms, NULL);
+	__atomic_store_n(&g_hold_woken, 1, __ATOMIC_RELEASE);
+	CHECK_EQ(vt_threadpool_post(tp, first_item, NULL), 0);
+	for (int i = 0; i < 2000 && __atomic_load_n(&g_hold_woken, __ATOMIC_ACQUIRE) != 2; i++)
+		nanosleep(&ms, NULL);
+	CHECK_EQ(__atomic_load_n(&g_hold_woken, __ATOMIC_ACQUIRE), 2); /* a worker is on its way */
+	CHECK_EQ(vt_threadpool_post(tp, second_item, NULL), 0);
+	__atomic_store_n(&g_released, 1, __ATOMIC_RELEASE);
+	CHECK(vt_ck_wait_flag(&g_first_done, 5000));
+	CHECK(g_first_saw); /* the second item ran while the first waited */
+	CHECK_EQ(vt_threadpool_destroy(&tp), 0);
 }
 
 /*
@@ -342,6 +405,7 @@ int main(int argc, char **argv)
 		RUN(test_post_and_shutdown);
 		RUN(test_shutdown_from_worker);
 		RUN(test_shutdown_from_worker_exit);
+		RUN(test_post_while_wake_on_its_way);
 		RUN(test_chain);
 		RUN(test_destroy_after_item_ran);
 		g_iters = 20000;

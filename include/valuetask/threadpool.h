@@ -23,6 +23,8 @@
  * Idle workers poll for `spin` rounds, then park on a futex. A post pays
  * two uncontended exchanges, a store and one load; it makes a system call
  * only when a worker is parked and no other wake-up is already on its way.
+ * The worker that wake-up reaches wakes another if more posts came
+ * meanwhile, so their items do not wait behind its own while one sleeps.
  *
  * Shutdown runs every item that was posted before it: posts that race with
  * it either get in (and run) or answer VT_ESHUTDOWN (and change nothing).
