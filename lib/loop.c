@@ -54,17 +54,26 @@ void vt_loop_config_default(vt_loop_config *cfg)
 	cfg->inject_size = 4096;
 }
 
-static void vt__loop_signal(void *arg)
+/* L2 and the eventfd write. */
+static void vt__loop_raise(vt_loop *loop)
 {
-	vt_loop *loop = arg;
 	uint64_t one = 1;
 
-	/* L1: relaxed pre-check; L2: acq_rel, pairs with D1 in run_once. */
-	if (vt__load_relaxed(&loop->signaled) != 0 ||
-	    __atomic_exchange_n(&loop->signaled, 1, __ATOMIC_ACQ_REL) != 0)
+	/* L2: acq_rel, pairs with D1 in vt__loop_drain. */
+	if (__atomic_exchange_n(&loop->signaled, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	while (write(loop->efd, &one, sizeof(one)) < 0 && errno == EINTR)
 		;
+}
+
+static void vt__loop_signal(void *arg)
+{
+	vt_loop *loop = arg;
+
+	/* L1: a relaxed pre-check, enough for a post: its X2 and fence order
+	 * the item before it (see the protocol above). */
+	if (vt__load_relaxed(&loop->signaled) == 0)
+		vt__loop_raise(loop);
 }
 
 int vt_loop_post(vt_loop *loop, vt_continuation fn, void *state)
@@ -171,11 +180,11 @@ int vt_loop_run(vt_loop *loop)
 		return VT_EINVAL;
 	pfd.fd = loop->efd;
 	pfd.events = POLLIN;
-	/* Acquire; pairs with the release in vt_loop_stop. */
+	/* Acquire; pairs with L2 in vt_loop_stop, through D1. */
 	while (!vt__load_acquire(&loop->stop)) {
 		if (vt__loop_drain(loop, VT_LOOP_BATCH) > 0)
 			continue;
-		if (vt__load_acquire(&loop->stop)) /* pairs with the release in vt_loop_stop */
+		if (vt__load_acquire(&loop->stop)) /* pairs with L2 in vt_loop_stop, through D1 */
 			break;
 		(void)poll(&pfd, 1, -1);
 	}
@@ -187,8 +196,14 @@ void vt_loop_stop(vt_loop *loop)
 {
 	if (loop == NULL)
 		return;
-	vt__store_release(&loop->stop, 1); /* pairs with the acquire loads in run */
-	vt__loop_signal(loop); /* wake poll(); the next drain reads the fd */
+	vt__store_relaxed(&loop->stop, 1); /* published by L2's release below */
+	/* Wake poll(); the next drain reads the fd. L2 without L1: nothing
+	 * orders a store before a later relaxed load, so L1 could read a 1
+	 * that a drain's D1 replaces while `stop` is not yet visible to the
+	 * drainer; run would then test `stop`, read 0 and sleep with no write
+	 * on its way. L2 instead either writes the fd, or its 1 is what D1
+	 * reads, and D1 (acquire) then makes `stop` visible to run's load. */
+	vt__loop_raise(loop);
 }
 
 int vt_loop_destroy(vt_loop **ploop)

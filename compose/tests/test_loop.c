@@ -66,6 +66,93 @@ static void test_run_stop(void)
 }
 
 /*
+ * vt_loop_stop from another thread right after a post of its own, whose
+ * eventfd write is made or on its way: every run must return. Each round
+ * this thread runs the loop until stopped; the stopper waits for the
+ * round to start, then posts and stops (at once, or once the item ran:
+ * see stopper), and waits 5 s for the run to return. A stop whose wake-up is lost leaves run asleep in poll(): the
+ * stopper then marks the round hung, writes the eventfd itself and ends
+ * the rounds, so the test fails instead of hanging (it does with stop's
+ * wake-up removed). The lost wake-up fixed in vt_loop_stop, a relaxed
+ * pre-check of `signaled`, needs a store-buffering window a few
+ * nanoseconds wide on x86: this runs the sequence often, but cannot force
+ * that window.
+ */
+struct stop_rounds {
+	vt_loop *loop;
+	int rounds;
+	int started, ended; /* round numbers, written by the running thread */
+	int hung;
+	long ran;
+};
+
+static bool wait_round(const int *round, int want, int ms)
+{
+	struct timespec one = { 0, 1000000L };
+
+	for (int i = 0; __atomic_load_n(round, __ATOMIC_ACQUIRE) != want; i++) {
+		if (i >= ms * 10)
+			return false;
+		if (i % 10 == 9)
+			nanosleep(&one, NULL);
+		else
+			sched_yield();
+	}
+	return true;
+}
+
+static void count_item(void *arg)
+{
+	/* Only the loop's thread writes it; the stopper reads it. */
+	__atomic_store_n((long *)arg, *(long *)arg + 1, __ATOMIC_RELEASE);
+}
+
+static void *stopper(void *arg)
+{
+	struct stop_rounds *sr = arg;
+	uint64_t one = 1;
+
+	for (int r = 1; r <= sr->rounds; r++) {
+		CHECK(wait_round(&sr->started, r, 5000));
+		CHECK_EQ(vt_loop_post(sr->loop, count_item, &sr->ran), 0);
+		/* Odd rounds stop at once, with the post's write on its way;
+		 * even ones once the item ran, with run back in (or on its
+		 * way to) poll(): the stop alone must wake it. */
+		if (r % 2 == 0)
+			while (__atomic_load_n(&sr->ran, __ATOMIC_ACQUIRE) != r)
+				sched_yield();
+		vt_loop_stop(sr->loop);
+		if (!wait_round(&sr->ended, r, 5000)) {
+			__atomic_store_n(&sr->hung, r, __ATOMIC_RELEASE); /* the last round */
+			CHECK_EQ(write(vt_loop_fd(sr->loop), &one, sizeof(one)), (ssize_t)sizeof(one));
+			CHECK(wait_round(&sr->ended, r, 5000));
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void test_stop_from_other_thread(void)
+{
+	struct stop_rounds sr = { .rounds = 2000 };
+	pthread_t th;
+
+	CHECK_EQ(vt_loop_create(&sr.loop, NULL), 0);
+	CHECK_EQ(pthread_create(&th, NULL, stopper, &sr), 0);
+	for (int r = 1; r <= sr.rounds; r++) {
+		__atomic_store_n(&sr.started, r, __ATOMIC_RELEASE);
+		CHECK_EQ(vt_loop_run(sr.loop), 0);
+		__atomic_store_n(&sr.ended, r, __ATOMIC_RELEASE);
+		if (__atomic_load_n(&sr.hung, __ATOMIC_ACQUIRE) != 0)
+			break;
+	}
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK_EQ(__atomic_load_n(&sr.hung, __ATOMIC_ACQUIRE), 0); /* the round whose stop was lost */
+	CHECK_EQ(vt_loop_destroy(&sr.loop), 0); /* runs the items still queued */
+	CHECK_EQ(sr.ran, sr.rounds);
+}
+
+/*
  * An item that destroys its own loop: it runs on the drainer's thread, as
  * destroy asks, but inside a drain that goes on reading the loop after the
  * item returns (and vt_loop_run after that). Destroy refuses it
@@ -307,6 +394,7 @@ int main(int argc, char **argv)
 	if (!stress) {
 		RUN(test_basic);
 		RUN(test_run_stop);
+		RUN(test_stop_from_other_thread);
 		RUN(test_destroy_from_item);
 		RUN(test_destroy_after_item_ran);
 		RUN(test_post_after_exit_hook);
