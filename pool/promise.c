@@ -449,7 +449,9 @@ int vt_promise_pool_create(vt_promise_pool **out, const vt_pool_config *cfg_in)
 		return VT_EINVAL;
 	/* A stale task reads ops and the core's state (and a consumer that
 	 * loses R1 has read `value` first) from a returned promise, by design:
-	 * type-stable memory. Those stay readable; the rest is poisoned. */
+	 * type-stable memory. So does vt_promise_on_cancel with `pool`, when
+	 * a cancel and consume overtake its status check. Those stay
+	 * readable; the rest is poisoned. */
 	cfg.keep_readable = offsetof(vt_promise, core) + offsetof(vt_core, fn);
 
 	pp = vt__mem_alloc(&cfg.allocator, sizeof(*pp), _Alignof(vt_promise_pool));

@@ -53,9 +53,9 @@ static vt_pool_stats pstats(const vt_promise_pool *pp)
  * A snapshot of everything a misused call must leave alone: the promise's
  * bytes and the pool's statistics. A rented promise is compared whole. A
  * promise back in its pool is compared up to its continuation fields: the
- * source, and the core's state (version, status, flags) and value, which
- * stale handles read by design (type-stable memory); sanitizer builds
- * poison the rest of a free object.
+ * source, its pool, and the core's state (version, status, flags) and
+ * value, which stale handles read by design (type-stable memory);
+ * sanitizer builds poison the rest of a free object.
  */
 enum { RENTED, IN_POOL };
 #define FREE_READABLE (offsetof(vt_promise, core) + offsetof(vt_core, fn))
@@ -89,6 +89,41 @@ static snap take_snap(const vt_promise *p, const vt_promise_pool *pp, int where)
 static void test_sizeof(void)
 {
 	CHECK(sizeof(vt_promise) <= 64); /* one cache line per in-flight operation */
+}
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#endif
+#ifdef TEST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+/*
+ * The promise's pool stays readable once the promise is back in it:
+ * vt_promise_on_cancel reads it after a status check that a concurrent
+ * cancel and consume can overtake (a legal race; the call then answers
+ * VT_ETOKEN or VT_ECOMPLETED), so it must be in the part that sanitizer
+ * builds leave unpoisoned, like the state word that stale tasks read.
+ */
+static void test_pool_pointer_readable_when_free(void)
+{
+	vt_promise_pool *pp = make_ppool(1);
+	vt_promise *p = vt_promise_rent(pp);
+	vt_value v;
+
+	CHECK(offsetof(vt_promise, pool) + sizeof(p->pool) <= FREE_READABLE);
+	CHECK_EQ(vt_promise_set_result(p, vt_promise_version(p), vt_value_i64(1)), 0);
+	CHECK_EQ(vt_task_get_result(vt_promise_task(p), &v), 0); /* back in its pool */
+#ifdef TEST_ASAN
+	CHECK(!__asan_address_is_poisoned(&p->pool));
+	CHECK(__asan_address_is_poisoned(&p->core.fn)); /* the rest is poisoned */
+#endif
+	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
 }
 
 static void test_create_destroy(void)
@@ -737,6 +772,7 @@ static void test_alloc_failure(void)
 int main(void)
 {
 	RUN_TEST(test_sizeof);
+	RUN_TEST(test_pool_pointer_readable_when_free);
 	RUN_TEST(test_create_destroy);
 	RUN_TEST(test_fresh_rental);
 	RUN_TEST(test_null_promise);

@@ -39,8 +39,9 @@ typedef struct vt_promise_pool vt_promise_pool;
 typedef struct vt_promise {
 	/* private */
 	vt_source source;      /* first: a promise is a vt_source */
+	vt_promise_pool *pool; /* where it goes back to; before core, in the part
+	                          that stays readable once returned (promise.c) */
 	vt_core core;
-	vt_promise_pool *pool; /* where it goes back to */
 } vt_promise;
 
 /* Create a promise pool; capacity and the other settings come from cfg
