@@ -1,6 +1,7 @@
 /*
  * tests/test_core.c: vt_core, one test per row of SPEC §4.1, the precedence
- * rule, and where continuations run (§4.4).
+ * rule, where continuations run (§4.4), and the wait windows W1 and W2
+ * (core.h), held open with the split primitives.
  *
  * "Nothing else changed" is checked by comparing the whole core, byte for
  * byte, before and after each refused call (vt_core has no padding).
@@ -9,6 +10,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include <valuetask.h>
 
@@ -849,6 +851,158 @@ static void test_exec_post_fails_runs_inline(void)
 	CHECK_EQ(k.runs, 1);
 }
 
+/* ---- the wait windows W1 and W2 (core.h) --------------------------------- */
+
+/*
+ * The split primitives in core.h hold one party inside its window for as
+ * long as the test likes: vt__core_claim (C1) ... vt__core_publish (P) is a
+ * completer in W1's window, vt__core_await_claim (A1) ... vt__core_register
+ * (A2) an awaiter in W2's. Another thread then meets the window; it must
+ * wait there (the window count moves, it does not return) and go on with
+ * the right outcome once the held party finishes.
+ */
+typedef struct window_arg {
+	vt_core *core;
+	char op;     /* 'a': await with observer_fn, 'r': reset, 's': set_result(42) */
+	observer *o;
+	int rc;
+	int done;    /* set once the call returned */
+	pthread_t self;
+} window_arg;
+
+static void *window_main(void *p)
+{
+	window_arg *a = (window_arg *)p;
+
+	a->self = pthread_self();
+	if (a->op == 'a')
+		a->rc = vt_core_on_completed(a->core, a->o->token, observer_fn, a->o, NULL);
+	else if (a->op == 'r')
+		vt_core_reset(a->core);
+	else
+		a->rc = vt_core_set_result(a->core, vt_value_i64(42));
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Start op on another thread and see it wait in a window without returning. */
+static void window_start(window_arg *a, pthread_t *th, vt_core *c, char op, observer *o)
+{
+	uint64_t waits = vt_core_window_waits();
+	struct timespec ms = { 0, 1000000 };
+
+	memset(a, 0, sizeof *a);
+	a->core = c;
+	a->op = op;
+	a->o = o;
+	a->rc = 12345;
+	CHECK_EQ(pthread_create(th, NULL, window_main, a), 0);
+	/* It counts its wait on entry; a call that does not wait returns. */
+	while (vt_core_window_waits() == waits && !__atomic_load_n(&a->done, __ATOMIC_ACQUIRE))
+		nanosleep(&ms, NULL);
+	for (int i = 0; i < 10; i++)
+		nanosleep(&ms, NULL); /* and it stays there */
+	CHECK_EQ(__atomic_load_n(&a->done, __ATOMIC_ACQUIRE), 0);
+}
+
+static void observer_init(observer *o, vt_core *c, uint16_t token)
+{
+	memset(o, 0, sizeof *o);
+	o->core = c;
+	o->token = token;
+}
+
+/* W1: an awaiter and a reset that meet a completer between C1 and P. */
+static void test_window_w1(void)
+{
+	vt_core c;
+	observer o;
+	window_arg a;
+	pthread_t th;
+	uint64_t seen;
+
+	/* The awaiter waits for P, then runs the continuation, which sees the result. */
+	vt_core_init(&c);
+	observer_init(&o, &c, 0);
+	CHECK_EQ(vt__core_claim(&c, 0, &seen), 0);
+	CHECK_EQ(vt_core_status(&c, 0), VT_PENDING); /* status does not wait */
+	window_start(&a, &th, &c, 'a', &o);
+	CHECK_EQ(o.runs, 0);
+	vt__core_publish(&c, seen, VT_SUCCEEDED, 42);
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK_EQ(a.rc, 0);
+	CHECK_EQ(o.runs, 1);
+	CHECK_EQ(o.status_seen, VT_SUCCEEDED);
+	CHECK_EQ(o.result_seen, 0);
+	CHECK_EQ(o.value_seen.i64, 42);
+	/* The awaiter marked it awaited (A3): a second await is refused. */
+	CHECK_EQ(vt_core_on_completed(&c, 0, never_fn, NULL, NULL), VT_EAWAITED);
+
+	/* A reset (misuse: the completer still uses the version) waits for P
+	 * before it moves the version, so P cannot move it back: the old
+	 * token stays stale and the new round is pending. */
+	vt_core_init(&c);
+	CHECK_EQ(vt__core_claim(&c, 0, &seen), 0);
+	window_start(&a, &th, &c, 'r', NULL);
+	CHECK_EQ(vt_core_version(&c), 0);
+	vt__core_publish(&c, seen, VT_SUCCEEDED, 7);
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK_EQ(vt_core_version(&c), 1);
+	CHECK_EQ(vt_core_status(&c, 0), VT_ETOKEN);
+	CHECK_EQ(vt_core_status(&c, 1), VT_PENDING);
+}
+
+/* W2: a completer and a reset that meet an awaiter between A1 and A2. */
+static void test_window_w2(void)
+{
+	vt_core c;
+	observer o;
+	counter k;
+	window_arg a;
+	pthread_t th;
+	uint64_t seen;
+	vt_value out = { .u64 = 0 };
+
+	/* The completer waits for A2 and runs the continuation it publishes,
+	 * not the one a previous round left: round 0's continuation ran at
+	 * completion (publish clears it), round 1's was dropped by a reset
+	 * (reset clears it). */
+	vt_core_init(&c);
+	counter_init(&k, 0);
+	CHECK_EQ(vt_core_on_completed(&c, 0, counter_fn, &k, NULL), 0);
+	CHECK_EQ(vt_core_set_result(&c, vt_value_i64(1)), 0);
+	CHECK_EQ(k.runs, 1);
+	CHECK_EQ(vt_core_consume(&c, 0, &out), 0);
+	CHECK_EQ(vt_core_on_completed(&c, 1, counter_fn, &k, NULL), 0);
+	vt_core_reset(&c);
+	for (uint16_t tok = 2; tok < 4; tok++) {
+		observer_init(&o, &c, tok);
+		CHECK_EQ(vt__core_await_claim(&c, tok, 0, &seen), 0); /* A1 */
+		window_start(&a, &th, &c, 's', NULL);
+		CHECK_EQ(vt_core_status(&c, tok), VT_PENDING); /* not published before A2 */
+		vt__core_register(&c, observer_fn, &o, NULL); /* A2 */
+		CHECK_EQ(pthread_join(th, NULL), 0);
+		CHECK_EQ(a.rc, 0);
+		CHECK_EQ(o.runs, 1);
+		CHECK_EQ(o.status_seen, VT_SUCCEEDED);
+		CHECK_EQ(o.value_seen.i64, 42);
+		CHECK_EQ(k.runs, 1); /* no earlier continuation ran again */
+		CHECK_EQ(vt_core_consume(&c, tok, &out), 0);
+	}
+
+	/* A reset (misuse: the awaiter still uses the version) waits for A2 and
+	 * drops that registration: the next round's completer runs nothing. */
+	vt_core_init(&c);
+	CHECK_EQ(vt__core_await_claim(&c, 0, 0, &seen), 0); /* A1 */
+	window_start(&a, &th, &c, 'r', NULL);
+	CHECK_EQ(vt_core_version(&c), 1);
+	vt__core_register(&c, never_fn, NULL, NULL); /* A2, late */
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK_EQ(vt_core_set_result(&c, vt_value_i64(2)), 0);
+	CHECK_EQ(vt_core_consume(&c, 1, &out), 0);
+	CHECK_EQ(out.i64, 2);
+}
+
 /*
  * Every test here is sequential (the one that uses a second thread joins it
  * before it goes on), so none may hit a wait window: the windows must stay
@@ -898,5 +1052,8 @@ int main(void)
 	RUN_CORE_TEST(test_exec_post_fails_runs_inline);
 	/* Checked last, so that one such failure does not hide the other tests. */
 	CHECK_EQ(window_failures, 0);
+	/* These two meet the windows on purpose (and check that they wait there). */
+	RUN_TEST(test_window_w1);
+	RUN_TEST(test_window_w2);
 	return VT_TEST_PASS;
 }
