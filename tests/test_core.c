@@ -1,7 +1,7 @@
 /*
  * tests/test_core.c: vt_core, one test per row of SPEC §4.1, the precedence
- * rule, where continuations run (§4.4), and the wait windows W1 and W2
- * (core.h), held open with the split primitives.
+ * rule, where continuations run (§4.4), the wait windows W1 and W2
+ * (core.h), held open with the split primitives, and the detached take.
  *
  * "Nothing else changed" is checked by comparing the whole core, byte for
  * byte, before and after each refused call (vt_core has no padding).
@@ -1003,6 +1003,54 @@ static void test_window_w2(void)
 	CHECK_EQ(out.i64, 2);
 }
 
+/* ---- detaching ------------------------------------------------------------- */
+
+/*
+ * vt__core_take_detached (core.h, "detaching") moves the version only while
+ * the state word says "this version is detached and published": a release
+ * hook that runs late never consumes a later rental (SPEC §4.1 rule 4).
+ */
+static void test_take_detached_needs_detached_and_published(void)
+{
+	vt_core c, before;
+	counter k;
+	vt_value out = { .u64 = 0 };
+
+	/* Completed, not detached (awaited or not): left alone. */
+	vt_core_init(&c);
+	CHECK_EQ(vt_core_set_result(&c, vt_value_i64(1)), 0);
+	before = c;
+	CHECK(!vt__core_take_detached(&c));
+	SAME_CORE(before, c);
+	counter_init(&k, 0);
+	CHECK_EQ(vt_core_on_completed(&c, 0, counter_fn, &k, NULL), 0);
+	before = c;
+	CHECK(!vt__core_take_detached(&c));
+	SAME_CORE(before, c);
+	CHECK_EQ(vt_core_consume(&c, 0, &out), 0);
+	CHECK_EQ(out.i64, 1);
+
+	/* Detached, still pending: left alone. */
+	counter_init(&k, 0);
+	CHECK_EQ(vt__core_detach(&c, 1, counter_fn, &k), 0);
+	before = c;
+	CHECK(!vt__core_take_detached(&c));
+	SAME_CORE(before, c);
+
+	/* Detached and published: taken, once; the next round is not detached. */
+	CHECK_EQ(vt_core_set_result(&c, vt_value_i64(2)), 0);
+	CHECK_EQ(k.runs, 1); /* the release hook, inline on the completer */
+	CHECK(vt__core_take_detached(&c));
+	CHECK_EQ(vt_core_version(&c), 2);
+	CHECK_EQ(vt_core_status(&c, 1), VT_ETOKEN);
+	CHECK_EQ(vt_core_set_result(&c, vt_value_i64(3)), 0);
+	before = c;
+	CHECK(!vt__core_take_detached(&c));
+	SAME_CORE(before, c);
+	CHECK_EQ(vt_core_consume(&c, 2, &out), 0);
+	CHECK_EQ(out.i64, 3);
+}
+
 /*
  * Every test here is sequential (the one that uses a second thread joins it
  * before it goes on), so none may hit a wait window: the windows must stay
@@ -1050,6 +1098,7 @@ int main(void)
 	RUN_CORE_TEST(test_exec_core_executor_survives_reset);
 	RUN_CORE_TEST(test_exec_inline_on_completing_thread);
 	RUN_CORE_TEST(test_exec_post_fails_runs_inline);
+	RUN_CORE_TEST(test_take_detached_needs_detached_and_published);
 	/* Checked last, so that one such failure does not hide the other tests. */
 	CHECK_EQ(window_failures, 0);
 	/* These two meet the windows on purpose (and check that they wait there). */
