@@ -27,6 +27,14 @@
  *      The owner never runs more than 30,000 rentals ahead of a late
  *      thread's current token, so the 16-bit ABA window (65,536 rentals,
  *      see test_promise.c) is never reached.
+ *   E. a reader peeks (vt_core_get_result, which does not consume) with
+ *      the current token of a bare vt_core while the owner completes and
+ *      consumes it, round after round (ten times as many rounds): it gets
+ *      that round's value, VT_EPENDING or VT_ETOKEN, never a later round's
+ *      value (get_result's re-check of the version after reading it). A
+ *      reader preempted between its two loads is what finds a missing
+ *      re-check, so this one is probabilistic: on a loaded machine it was
+ *      found in every run tried, an idle one may miss it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -511,6 +519,66 @@ static void run_stale(int nlate, long rounds)
 	       (unsigned long long)tot[2], (unsigned long long)tot[3], (unsigned long long)waits);
 }
 
+/* ---- E: a reader peeks while the owner recycles ---------------------------- */
+
+typedef struct peek_shared {
+	vt_core core;
+	long rounds;
+	int stop;
+	uint64_t counts[3]; /* the reader's 0, VT_EPENDING, VT_ETOKEN */
+} peek_shared;
+
+/* Each round's value carries the round's token in its low 16 bits. */
+static void *peek_owner_main(void *arg)
+{
+	peek_shared *sh = (peek_shared *)arg;
+
+	for (long r = 0; r < sh->rounds; r++) {
+		uint16_t tok = vt_core_version(&sh->core);
+		vt_value v = { .u64 = 0 };
+
+		CHECK_EQ(vt_core_set_result(&sh->core, vt_value_u64((uint64_t)r << 16 | tok)), 0);
+		for (int k = 0; k < 16; k++)
+			cpu_relax(); /* completed for a while: the reader finds it so */
+		CHECK_EQ(vt_core_consume(&sh->core, tok, &v), 0);
+		CHECK_EQ(v.u64, (uint64_t)r << 16 | tok);
+	}
+	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void run_peek(long rounds)
+{
+	static peek_shared sh;
+	pthread_t th;
+
+	memset(&sh, 0, sizeof sh);
+	vt_core_init(&sh.core);
+	sh.rounds = rounds;
+	CHECK_EQ(pthread_create(&th, NULL, peek_owner_main, &sh), 0);
+	while (!__atomic_load_n(&sh.stop, __ATOMIC_ACQUIRE)) {
+		uint16_t tok = vt_core_version(&sh.core);
+		vt_value v = { .u64 = SENTINEL };
+		int rc = vt_core_get_result(&sh.core, tok, &v);
+
+		if (rc == 0) {
+			if ((uint16_t)v.u64 != tok)
+				fprintf(stderr, "E: token %u read round %llu's value (token %u)\n", (unsigned)tok,
+					(unsigned long long)(v.u64 >> 16), (unsigned)(uint16_t)v.u64);
+			CHECK_EQ((uint16_t)v.u64, tok);
+			sh.counts[0]++;
+		} else {
+			CHECK(rc == VT_EPENDING || rc == VT_ETOKEN);
+			CHECK_EQ(v.u64, SENTINEL);
+			sh.counts[rc == VT_EPENDING ? 1 : 2]++;
+		}
+	}
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	printf("E: %ld rounds; the reader got its round's value %llu, VT_EPENDING %llu, VT_ETOKEN %llu\n",
+	       rounds, (unsigned long long)sh.counts[0], (unsigned long long)sh.counts[1],
+	       (unsigned long long)sh.counts[2]);
+}
+
 int main(int argc, char **argv)
 {
 	stress_opts o = stress_parse(argc, argv, 2, 300000);
@@ -525,6 +593,7 @@ int main(int argc, char **argv)
 	run_team('B', o.threads, o.iterations);
 	run_team('C', o.threads, o.iterations);
 	run_stale(o.threads - 1, 3 * o.iterations);
+	run_peek(10 * o.iterations);
 	printf("vt_core_window_waits: %llu\n", (unsigned long long)vt_core_window_waits());
 	return VT_TEST_PASS;
 }
