@@ -58,9 +58,12 @@ static void show_window(void)
 	CHECK_EQ(vt_task_status(old), VT_ETOKEN);
 
 	/* 65535 more rentals bring the version to old's token - 1 ... */
+	vt_task second = old;
 	for (uint32_t i = 1; i < 65536; i++) {
 		CHECK(vt_promise_rent(pp) == p);
 		CHECK_EQ(vt_task_status(old), VT_ETOKEN);
+		if (i == 1)
+			second = vt_promise_task(p);
 		cycle(p, 2);
 	}
 	/* ... and the 65537th rental is back at old's token. */
@@ -87,6 +90,18 @@ static void show_window(void)
 	CHECK_EQ(vt_task_get_result(fresh, &out), VT_ETOKEN);
 	printf("aba_window: generation check off: a stale task matched (and consumed) the rental 65536 reuses later\n");
 #endif
+	/* The next rental is back at the second rental's token. */
+	CHECK(vt_promise_rent(pp) == p);
+	CHECK_EQ(vt_task_token(vt_promise_task(p)), vt_task_token(second));
+#ifdef VT_GENERATION_CHECK
+	/* The epoch moved for every version after the wrap, not only for the
+	 * one the wrap landed on: this handle is caught too. */
+	CHECK_EQ(vt_task_status(second), VT_ETOKEN);
+	CHECK_EQ(vt_task_get_result(second, &out), VT_ETOKEN);
+#else
+	CHECK_EQ(vt_task_status(second), VT_PENDING); /* the same window */
+#endif
+	cycle(p, 3);
 	CHECK_EQ(vt_promise_pool_destroy(&pp), 0);
 }
 
