@@ -272,9 +272,17 @@ static unsigned int vt__pow2_above(uint64_t n)
 
 /* ---- growth ---------------------------------------------------------------- */
 
+/* How many pools' grow_lock this thread holds (growth nested through
+ * obj_init or the allocator). */
+static _Thread_local unsigned int vt__growing;
+
+/* Tries of a nested growth for another pool's grow_lock (spin, then yield). */
+#define VT__NESTED_GROW_TRIES 256u
+
 /*
  * Add one slab (cut to keep capacity exact) and put its objects on the
- * shared ring. false when the pool is at capacity or the allocation failed.
+ * shared ring. false when the pool is at capacity or the allocation failed,
+ * and for a nested growth that did not get the lock (below).
  */
 static bool vt__pool_grow(vt_pool *p)
 {
@@ -289,7 +297,23 @@ static bool vt__pool_grow(vt_pool *p)
 	 * sees 0 or another id. */
 	if (vt__load_relaxed(&p->grow_owner) == me)
 		return false;
-	pthread_mutex_lock(&p->grow_lock);
+	/* A growth nested in another pool's growth (obj_init or the allocator
+	 * rents from p while this thread holds that pool's grow_lock) only
+	 * tries p's lock: the thread growing p may be inside a rent from that
+	 * other pool, waiting for the lock we hold (a lock-order cycle). It
+	 * gives up after a while, and the rent goes on without a new slab. */
+	if (vt__growing == 0) {
+		pthread_mutex_lock(&p->grow_lock);
+	} else {
+		unsigned int spins = 0;
+
+		for (unsigned int tries = 0; pthread_mutex_trylock(&p->grow_lock) != 0; tries++) {
+			if (tries == VT__NESTED_GROW_TRIES)
+				return false;
+			vt__spin_backoff(&spins);
+		}
+	}
+	vt__growing++;
 	vt__store_relaxed(&p->grow_owner, me); /* read by this thread's nested grow, above */
 	uint64_t created = p->created;
 	if (created < p->cfg.capacity && p->nslabs < p->max_slabs) {
@@ -316,6 +340,7 @@ static bool vt__pool_grow(vt_pool *p)
 		}
 	}
 	vt__store_relaxed(&p->grow_owner, 0); /* before the unlock: see above */
+	vt__growing--;
 	pthread_mutex_unlock(&p->grow_lock);
 	return grew;
 }

@@ -416,6 +416,89 @@ static void test_obj_init_rents_own_pool(void)
 	CHECK_EQ(vt_pool_destroy(&sr.p), 0);
 }
 
+/*
+ * Two pools whose obj_init each rent from the other, growing at once on two
+ * threads: each thread holds its own pool's growth lock when its obj_init
+ * rents from the other pool, which the other thread is growing. Neither
+ * nested rent may wait for the other growth (a lock-order cycle): it gets no
+ * new slab, and both growths finish.
+ */
+typedef struct cross_rent {
+	vt_pool *self, *other;
+	pthread_barrier_t *both_growing;
+	int first; /* 1 until this pool's first obj_init */
+	int nested_null, nested_got;
+	void *outer;
+} cross_rent;
+
+static void init_rents_other(void *obj, void *ctx)
+{
+	cross_rent *cr = ctx;
+	void *o;
+
+	(void)obj;
+	if (!cr->first)
+		return;
+	cr->first = 0;
+	(void)pthread_barrier_wait(cr->both_growing); /* both threads hold their grow_lock */
+	o = vt_pool_rent(cr->other);
+	if (o == NULL) {
+		cr->nested_null++;
+		return;
+	}
+	cr->nested_got++;
+	vt_pool_return(cr->other, o);
+}
+
+static void *rent_cross(void *arg)
+{
+	cross_rent *cr = arg;
+
+	cr->outer = vt_pool_rent(cr->self);
+	return NULL;
+}
+
+static void test_obj_init_rents_other_growing_pool(void)
+{
+	static cross_rent a, b;
+	pthread_barrier_t bar;
+	pthread_t ta, tb;
+	vt_pool_config cfg;
+
+	memset(&a, 0, sizeof a);
+	memset(&b, 0, sizeof b);
+	CHECK_EQ(pthread_barrier_init(&bar, NULL, 2), 0);
+	vt_pool_config_default(&cfg);
+	cfg.capacity = 4;
+	cfg.slab_objects = 4;
+	cfg.obj_init = init_rents_other;
+	cfg.obj_ctx = &a;
+	a.self = make_pool(&cfg);
+	cfg.obj_ctx = &b;
+	b.self = make_pool(&cfg);
+	a.other = b.self;
+	b.other = a.self;
+	a.both_growing = b.both_growing = &bar;
+	a.first = b.first = 1;
+	alarm(20); /* each waited for the other's grow_lock forever */
+	CHECK_EQ(pthread_create(&ta, NULL, rent_cross, &a), 0);
+	CHECK_EQ(pthread_create(&tb, NULL, rent_cross, &b), 0);
+	CHECK_EQ(pthread_join(ta, NULL), 0);
+	CHECK_EQ(pthread_join(tb, NULL), 0);
+	alarm(0);
+	CHECK(a.outer != NULL);
+	CHECK(b.outer != NULL);
+	CHECK_EQ(a.nested_null + a.nested_got, 1);
+	CHECK_EQ(b.nested_null + b.nested_got, 1);
+	CHECK_EQ(stats_of(a.self).created, 4);
+	CHECK_EQ(stats_of(b.self).created, 4);
+	vt_pool_return(a.self, a.outer);
+	vt_pool_return(b.self, b.outer);
+	CHECK_EQ(vt_pool_destroy(&a.self), 0);
+	CHECK_EQ(vt_pool_destroy(&b.self), 0);
+	pthread_barrier_destroy(&bar);
+}
+
 /* ---- alignment ------------------------------------------------------------- */
 
 static void test_alignment(void)
@@ -911,6 +994,7 @@ int main(void)
 	RUN_TEST(test_destroy);
 	RUN_TEST(test_obj_init_once);
 	RUN_TEST(test_obj_init_rents_own_pool);
+	RUN_TEST(test_obj_init_rents_other_growing_pool);
 	RUN_TEST(test_alignment);
 	RUN_TEST(test_slab_growth);
 	RUN_TEST(test_null_args);

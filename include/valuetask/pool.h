@@ -20,7 +20,9 @@
  * made, and an object comes back from a rent as it was returned.
  * obj_init and the allocator may use any pool, this one included: a rent
  * from this pool inside them gets no new slab (NULL, or an object of the
- * slab being made that obj_init has finished with).
+ * slab being made that obj_init has finished with), and a rent from a pool
+ * that another thread is growing may get none either (that thread may be
+ * waiting for the growth this one is in).
  *
  * The pool knows nothing about what the objects are.
  */
