@@ -231,7 +231,8 @@ int vt__workq_push(vt__workq *q, vt_continuation fn, void *state, vt_continuatio
 		vt__wq_slot *s = e->slot;
 		/* X1: seq_cst; pairs with K1 in close (store-buffering pair). */
 		__atomic_exchange_n(&s->busy, 1, __ATOMIC_SEQ_CST);
-		if (VT_UNLIKELY(vt__load_relaxed(&q->closed))) { /* ordered after X1 by its seq_cst */
+		vt__fence_after_rmw(); /* X1's barrier on weakly ordered CPUs, as after X2 */
+		if (VT_UNLIKELY(vt__load_relaxed(&q->closed))) { /* ordered after X1 by the fence */
 			vt__store_release(&s->busy, 0); /* pairs with close's acquire wait */
 			return VT_ESHUTDOWN;
 		}

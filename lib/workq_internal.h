@@ -29,7 +29,8 @@
  * still runs the executor's wake-up (the item may have run already, and
  * the executor be freed right after close). Each slot has a `busy` word
  * that only its owner writes:
- *   push   X1 xchg busy = 1 (seq_cst), load closed; enqueue;
+ *   push   X1 xchg busy = 1 (seq_cst) + vt__fence_after_rmw, load closed;
+ *          enqueue;
  *          X2 xchg busy = 2 (seq_cst: the full barrier between the
  *             enqueue and the executor's sleeper check); the executor's
  *             `signal` hook (that check, perhaps a wake-up);
