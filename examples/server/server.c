@@ -842,10 +842,28 @@ static void cmd_config(conn *c, const arg *argv, int argc)
 		reply_error_str(c, msg);
 	} else if (argc != 3) {
 		reply_error_str(c, "wrong number of arguments for 'config|get' command");
+	} else if (slots_empty(c)) {
+		out_append(c, "*2\r\n", 4);
+		out_bulk(c, argv[2].p, argv[2].n);
+		out_append(c, "$0\r\n\r\n", 6);
 	} else {
-		REPLY_LIT(c, "*2\r\n");
-		reply_bulk(c, argv[2].p, argv[2].n);
-		REPLY_LIT(c, "$0\r\n\r\n");
+		/* Queued behind a pending reply: one slot for the whole reply.
+		 * The parser only leaves room for two (conn_process), and the
+		 * three parts took three when the name did not fit a slot. */
+		char small[SLOT_BUF];
+		size_t len = argv[2].n, n;
+		char *buf = len + 42 <= sizeof(small) ? small : malloc(len + 42);
+
+		if (buf == NULL) {
+			reply_error_str(c, "out of memory");
+			return;
+		}
+		memcpy(buf, "*2\r\n", 4);
+		n = 4 + fmt_bulk(buf + 4, argv[2].p, len);
+		memcpy(buf + n, "$0\r\n\r\n", 6);
+		reply_raw(c, buf, n + 6);
+		if (buf != small)
+			free(buf);
 	}
 }
 

@@ -274,6 +274,25 @@ def case_config_get(srv):
     c.close()
 
 
+def case_config_get_queued(srv):
+    """CONFIG GET behind pending replies, with the reply ring two slots
+    short of full (the parser's margin): its three-part reply ([name, ""]
+    with a name over a slot) takes one slot, not three, so it neither
+    overwrites the pending reply at the head nor loses its own."""
+    c = srv.client()
+    n = 30  # POOL misses pending, the rest busy: 30 of the 32 slots
+    name = b"n" * 300
+    c.send(b"".join(c.cmd("GET", key(100 + i)) for i in range(n)) +
+           c.cmd("CONFIG", "GET", name) + c.cmd("PING"))
+    got = [c.reply() for _ in range(n)]
+    assert all(g == b"xxx" or is_err(g, "busy") for g in got), got[:3]
+    assert got[0] == b"xxx", got[0]
+    r = c.reply()
+    assert r == [name, b""], repr(r)[:80]
+    assert c.reply() == "PONG"
+    c.close()
+
+
 def refused(srv, data, text):
     """data gets a '-ERR ...text...' and the server closes the connection
     (the server may stop reading before all of data is sent)."""
@@ -549,6 +568,7 @@ def case_fd_limit(exe):
 
 
 CASES = [case_basic, case_pipeline_order, case_malformed, case_error_framing, case_config_get,
+         case_config_get_queued,
          case_oversized, case_disconnect_in_flight, case_cancel_prompt, case_allocs_counted,
          case_busy, case_never_reads]
 
