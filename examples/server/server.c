@@ -1086,6 +1086,10 @@ static void conn_update(conn *c)
 
 static void conn_write(conn *c)
 {
+	/* Below half the bound, rounded up: with --max-output=1 an empty
+	 * buffer (0 < 1/2 is false in integers) never resumed the reader. */
+	size_t resume = c->l->s->cfg.max_output / 2 + c->l->s->cfg.max_output % 2;
+
 	while (c->out_off < c->out_len) {
 		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
 
@@ -1106,7 +1110,7 @@ static void conn_write(conn *c)
 			return;
 		}
 	}
-	if (c->out_blocked && c->out_len - c->out_off < c->l->s->cfg.max_output / 2) {
+	if (c->out_blocked && c->out_len - c->out_off < resume) {
 		c->out_blocked = false;
 		conn_process(c); /* what is buffered first, then read again */
 		if (c->closed)

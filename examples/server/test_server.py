@@ -113,7 +113,7 @@ def is_err(r, text=""):
 
 
 class Server:
-    def __init__(self, exe, mode, nofile=None):
+    def __init__(self, exe, mode, nofile=None, max_output=MAX_OUTPUT):
         """nofile: the server's RLIMIT_NOFILE (soft), or None to inherit ours."""
         self.mode = mode
 
@@ -125,7 +125,7 @@ class Server:
             [exe, "--mode=" + mode, "--port=0", "--loops=2", "--store-threads=2",
              "--prepopulate=100", "--store-keys=200",
              "--store-latency-us=%d" % LATENCY_US, "--max-bulk=%d" % MAX_BULK,
-             "--max-output=%d" % MAX_OUTPUT, "--pool-capacity=%d" % POOL],
+             "--max-output=%d" % max_output, "--pool-capacity=%d" % POOL],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             preexec_fn=limit_fds if nofile is not None else None)
         line = self.p.stdout.readline().decode()
@@ -567,6 +567,26 @@ def case_fd_limit(exe):
             srv.p.wait()
 
 
+def case_tiny_output(exe):
+    """--max-output=1, the smallest bound it accepts: every reply pauses
+    the reader, and a drained output buffer must resume it."""
+    srv = Server(exe, "valuetask", max_output=1)
+    try:
+        c = srv.client()
+        c.s.settimeout(3.0)
+        for _ in range(3):
+            assert c.call("PING") == "PONG"
+        c.send(c.cmd("GET", key(1)) + c.cmd("PING"))
+        assert c.reply() == b"xxx" and c.reply() == "PONG"
+        c.close()
+        rc, err = srv.stop()
+        assert rc == 0 and "leaks: 0" in err, "exit status %d: %s" % (rc, err)
+    finally:
+        if srv.p.poll() is None:
+            srv.p.kill()
+            srv.p.wait()
+
+
 CASES = [case_basic, case_pipeline_order, case_malformed, case_error_framing, case_config_get,
          case_config_get_queued,
          case_oversized, case_disconnect_in_flight, case_cancel_prompt, case_allocs_counted,
@@ -609,12 +629,14 @@ def main():
             if srv.p.poll() is None:
                 srv.p.kill()
                 srv.p.wait()
-    try:
-        case_fd_limit(a.server)
-        print("ok   fd_limit", flush=True)
-    except Exception as e:  # noqa: BLE001
-        failed += 1
-        print("FAIL fd_limit: %r" % (e,), flush=True)
+    for case in (case_fd_limit, case_tiny_output):  # each in a server of its own
+        name = case.__name__[5:]
+        try:
+            case(a.server)
+            print("ok   %s" % name, flush=True)
+        except Exception as e:  # noqa: BLE001
+            failed += 1
+            print("FAIL %s: %r" % (name, e), flush=True)
     print("%s" % ("FAILED: %d" % failed if failed else "all passed"))
     return 1 if failed else 0
 
