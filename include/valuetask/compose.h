@@ -69,7 +69,9 @@ VT_API int vt_task_forget(vt_task t);
  * (get_result answers -ECANCELED) or forgotten.
  * 0 (canceled); VT_ECOMPLETED (too late: it completed first, or t carries
  * its result; the result stays); VT_ETOKEN; VT_EINVAL (the source cannot
- * be canceled).
+ * be canceled). For a vt_when combination, 0 means the cancel was passed
+ * on to its pending inputs (when.h): the combination itself completes as
+ * they do, which may still be with success.
  */
 VT_API int vt_task_cancel(vt_task t);
 
