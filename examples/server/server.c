@@ -804,26 +804,43 @@ static void reply_error_str(conn *c, const char *msg)
 	reply_raw(c, buf, (size_t)n);
 }
 
-/* A bulk reply of any length (a PING's message up to max-bulk, STATS):
- * straight to the output when no reply is pending, else queued behind them
- * (reply_raw). */
-static void reply_bulk(conn *c, const char *val, size_t len)
+/* pre, a bulk of val, then post, as one reply of any length (a PING's
+ * message up to max-bulk, STATS, CONFIG GET's array): straight to the
+ * output when no reply is pending, else queued behind them in one slot
+ * (reply_raw). In parts it could take more slots than the parser keeps
+ * free (conn_process). pre and post are short literals. */
+static void reply_bulk_framed(conn *c, const char *pre, size_t pn, const char *val, size_t len, const char *post,
+			      size_t qn)
 {
 	char small[SLOT_BUF];
 	char *buf;
+	size_t n;
 
 	if (slots_empty(c)) {
+		if (pn != 0)
+			out_append(c, pre, pn);
 		out_bulk(c, val, len);
+		if (qn != 0)
+			out_append(c, post, qn);
 		return;
 	}
-	buf = len + 32 <= sizeof(small) ? small : malloc(len + 32);
+	n = pn + len + 32 + qn;
+	buf = n <= sizeof(small) ? small : malloc(n);
 	if (buf == NULL) {
 		reply_error_str(c, "out of memory");
 		return;
 	}
-	reply_raw(c, buf, fmt_bulk(buf, val, len));
+	memcpy(buf, pre, pn);
+	n = pn + fmt_bulk(buf + pn, val, len);
+	memcpy(buf + n, post, qn);
+	reply_raw(c, buf, n + qn);
 	if (buf != small)
 		free(buf);
+}
+
+static void reply_bulk(conn *c, const char *val, size_t len)
+{
+	reply_bulk_framed(c, "", 0, val, len, "", 0);
 }
 
 /* CONFIG GET <name>. redis-benchmark asks for "save" and "appendonly":
@@ -842,28 +859,10 @@ static void cmd_config(conn *c, const arg *argv, int argc)
 		reply_error_str(c, msg);
 	} else if (argc != 3) {
 		reply_error_str(c, "wrong number of arguments for 'config|get' command");
-	} else if (slots_empty(c)) {
-		out_append(c, "*2\r\n", 4);
-		out_bulk(c, argv[2].p, argv[2].n);
-		out_append(c, "$0\r\n\r\n", 6);
 	} else {
-		/* Queued behind a pending reply: one slot for the whole reply.
-		 * The parser only leaves room for two (conn_process), and the
-		 * three parts took three when the name did not fit a slot. */
-		char small[SLOT_BUF];
-		size_t len = argv[2].n, n;
-		char *buf = len + 42 <= sizeof(small) ? small : malloc(len + 42);
-
-		if (buf == NULL) {
-			reply_error_str(c, "out of memory");
-			return;
-		}
-		memcpy(buf, "*2\r\n", 4);
-		n = 4 + fmt_bulk(buf + 4, argv[2].p, len);
-		memcpy(buf + n, "$0\r\n\r\n", 6);
-		reply_raw(c, buf, n + 6);
-		if (buf != small)
-			free(buf);
+		/* One reply, not three: queued behind a pending one, three parts
+		 * took three slots when the name did not fit one. */
+		reply_bulk_framed(c, "*2\r\n", 4, argv[2].p, argv[2].n, "$0\r\n\r\n", 6);
 	}
 }
 
