@@ -367,20 +367,26 @@ typedef struct self_rent {
 	int inits, nested_null, nested_got;
 } self_rent;
 
+/* A rent nested in a growth: counted as NULL or got (and given back). */
+static void nested_rent(vt_pool *p, int *nested_null, int *nested_got)
+{
+	void *o = vt_pool_rent(p);
+
+	if (o == NULL) {
+		(*nested_null)++;
+		return;
+	}
+	(*nested_got)++;
+	vt_pool_return(p, o);
+}
+
 static void init_rents_self(void *obj, void *ctx)
 {
 	self_rent *sr = ctx;
-	void *o;
 
 	(void)obj;
 	sr->inits++;
-	o = vt_pool_rent(sr->p);
-	if (o == NULL) {
-		sr->nested_null++;
-		return;
-	}
-	sr->nested_got++;
-	vt_pool_return(sr->p, o);
+	nested_rent(sr->p, &sr->nested_null, &sr->nested_got);
 }
 
 static void test_obj_init_rents_own_pool(void)
@@ -434,20 +440,13 @@ typedef struct cross_rent {
 static void init_rents_other(void *obj, void *ctx)
 {
 	cross_rent *cr = ctx;
-	void *o;
 
 	(void)obj;
 	if (!cr->first)
 		return;
 	cr->first = 0;
 	(void)pthread_barrier_wait(cr->both_growing); /* both threads hold their grow_lock */
-	o = vt_pool_rent(cr->other);
-	if (o == NULL) {
-		cr->nested_null++;
-		return;
-	}
-	cr->nested_got++;
-	vt_pool_return(cr->other, o);
+	nested_rent(cr->other, &cr->nested_null, &cr->nested_got);
 }
 
 static void *rent_cross(void *arg)
