@@ -225,6 +225,7 @@ static void fz_run(const uint8_t *p, size_t n, uint8_t cut, uint8_t seed, bool l
 		FZ_CHECK(c->pending == 0);
 		FZ_CHECK(slots_empty(c));
 		FZ_CHECK(!c->slot_blocked);
+		FZ_CHECK(!c->key_blocked);
 		FZ_CHECK(!c->out_blocked);
 		FZ_CHECK(c->close_after || fz_unread(c->fd) == 0);
 		conn_close(c);

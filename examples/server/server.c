@@ -177,6 +177,7 @@ struct conn {
 	bool closed;
 	bool out_blocked;   /* output over the bound: not reading */
 	bool slot_blocked;  /* reply queue full: not parsing */
+	bool key_blocked;   /* the next command waits for a pending one on its key */
 	bool close_after;   /* protocol error or QUIT: close once flushed */
 	uint32_t events;    /* epoll interest now */
 	uint32_t pending;   /* operations in flight */
@@ -628,13 +629,18 @@ static void op_done(void *state)
 		CNT(l, dropped);
 		return;
 	}
-	if (&c->slots[c->s_head % NSLOTS] != s)
+	if (&c->slots[c->s_head % NSLOTS] == s) {
+		slots_flush(c);
+		if (c->closed)
+			return;
+	} else if (!c->key_blocked) {
 		return; /* an older reply is still pending */
-	slots_flush(c);
-	if (c->closed)
-		return;
-	if (c->slot_blocked && slots_free(c) >= 2) {
+	}
+	/* A command held back for this one (conn_process) may run now,
+	 * whether or not this reply could leave yet. */
+	if ((c->slot_blocked && slots_free(c) >= 2) || c->key_blocked) {
 		c->slot_blocked = false;
+		c->key_blocked = false;
 		conn_process(c);
 	}
 	if (!c->closed)
@@ -932,6 +938,45 @@ static void cmd_exec(conn *c, arg *argv, int argc)
 	}
 }
 
+/*
+ * Ordering. A connection's commands take effect in the order it sent them,
+ * as in Redis, though an operation at the store completes later and the
+ * store's workers may serve two requests in either order. So a command on
+ * a key that one of the connection's store operations still has waits
+ * (conn_process stops parsing before it) until that operation completes.
+ * Otherwise DEL, which is synchronous, would run before a SET written
+ * around the cache reached the store (answering 0 and leaving the key set)
+ * or before a GET read it there, and a GET or a second SET could overtake
+ * the first SET at the store. Two GETs commute; commands on other keys do
+ * not wait, so pipelined misses still go to the store together.
+ */
+static bool cmd_waits(const conn *c, const arg *argv, int argc)
+{
+	bool get = argc == 2 && arg_is(&argv[0], "GET");
+	int nkeys;
+
+	if (c->pending == 0)
+		return false;
+	if (get || (argc == 3 && arg_is(&argv[0], "SET")))
+		nkeys = 1;
+	else if (argc >= 2 && arg_is(&argv[0], "DEL"))
+		nkeys = argc - 1;
+	else
+		return false;
+	for (uint32_t i = c->s_head; i != c->s_tail; i++) {
+		const slot *s = &c->slots[i % NSLOTS];
+
+		/* A reply not done yet is an operation at the store, its key in
+		 * s->req. */
+		if (s->done || (get && s->kind == K_GET))
+			continue;
+		for (int k = 1; k <= nkeys; k++)
+			if (argv[k].n == s->req.klen && memcmp(argv[k].p, s->req.key, argv[k].n) == 0)
+				return true;
+	}
+	return false;
+}
+
 /* ======================================================================
  * RESP parser: multibulk (*N $len ...) and inline commands. Arguments
  * point into the input buffer and live until the buffer is compacted.
@@ -1071,7 +1116,7 @@ static void conn_update(conn *c)
 
 	if (c->closed)
 		return;
-	if (!c->out_blocked && !c->slot_blocked && !c->close_after && !c->l->stop_seen)
+	if (!c->out_blocked && !c->slot_blocked && !c->key_blocked && !c->close_after && !c->l->stop_seen)
 		want |= EPOLLIN;
 	if (c->out_off < c->out_len)
 		want |= EPOLLOUT;
@@ -1126,6 +1171,7 @@ static void conn_process(conn *c)
 	int argc;
 
 	while (!c->closed && !c->close_after) {
+		size_t at = c->in_off;
 		int r;
 
 		if (c->out_len - c->out_off >= c->l->s->cfg.max_output) {
@@ -1152,6 +1198,12 @@ static void conn_process(conn *c)
 			c->in_off = c->in_len;
 			break;
 		}
+		if (cmd_waits(c, argv, argc)) {
+			/* Parsed again when an operation completes (op_done). */
+			c->in_off = at;
+			c->key_blocked = true;
+			break;
+		}
 		cmd_exec(c, argv, argc);
 	}
 	if (c->closed)
@@ -1169,7 +1221,7 @@ static void conn_read(conn *c)
 {
 	size_t max_req = c->l->s->cfg.max_bulk + MAX_INLINE;
 
-	while (!c->closed && !c->out_blocked && !c->slot_blocked && !c->close_after) {
+	while (!c->closed && !c->out_blocked && !c->slot_blocked && !c->key_blocked && !c->close_after) {
 		ssize_t n;
 		size_t room;
 
@@ -1230,7 +1282,7 @@ static conn *conn_new(loop *l, int fd)
 		l->spare = c->next;
 		l->nspare--;
 		c->fd = fd;
-		c->closed = c->out_blocked = c->slot_blocked = c->close_after = false;
+		c->closed = c->out_blocked = c->slot_blocked = c->key_blocked = c->close_after = false;
 		c->events = 0;
 		c->pending = 0;
 		c->ncanceled = 0;

@@ -29,6 +29,7 @@ LATENCY_US = 200000  # store latency: misses stay in flight long enough to race
 MAX_BULK = 65536
 MAX_OUTPUT = 65536
 POOL = 16  # per loop: small, so that back-pressure is reachable
+CACHE_KEYS = 100  # --prepopulate: the cache is full, later SETs of new keys go to the store
 
 
 class Closed(Exception):
@@ -123,7 +124,7 @@ class Server:
 
         self.p = subprocess.Popen(
             [exe, "--mode=" + mode, "--port=0", "--loops=2", "--store-threads=2",
-             "--prepopulate=100", "--store-keys=200",
+             "--prepopulate=%d" % CACHE_KEYS, "--store-keys=200",
              "--store-latency-us=%d" % LATENCY_US, "--max-bulk=%d" % MAX_BULK,
              "--max-output=%d" % max_output, "--pool-capacity=%d" % POOL],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -217,6 +218,30 @@ def case_pipeline_order(srv):
     c.send(b"".join(c.cmd(*x) for x in cmds))
     got = [c.reply() for _ in cmds]
     assert got == [b"xxx", b"xxx", "OK", b"two", "PONG", b"xxx", None, b"xxx", 0], got
+    c.close()
+
+
+def case_write_around_order(srv):
+    """A connection's commands take effect in the order it sent them, also
+    behind a SET that the full cache does not admit (written around it to
+    the store, which answers after LATENCY_US): a DEL, GET or SET of the
+    same key pipelined behind it sees it, as in Redis. DEL used to run at
+    once, before the store had the key: it answered 0 and the key stayed."""
+    c = srv.client()
+    # Fill the cache (an earlier case's DEL may have made room), so that
+    # the SETs below are written around it.
+    fill = CACHE_KEYS - srv.stats()["cache_keys"]
+    for i in range(fill):
+        assert c.call("SET", "wa:fill:%d" % i, "f") == "OK"
+    before = srv.stats()
+    cmds = [("SET", "wa:1", "v1"), ("DEL", "wa:1"), ("GET", "wa:1"),     # DEL counts the SET's key
+            ("SET", "wa:2", "a"), ("SET", "wa:2", "b"), ("GET", "wa:2"),  # the last SET wins
+            ("DEL", "wa:2", "wa:1")]                                     # behind a GET of its key
+    c.send(b"".join(c.cmd(*x) for x in cmds))
+    got = [c.reply() for _ in cmds]
+    assert got == ["OK", 1, None, "OK", "OK", b"b", 1], got
+    st = srv.stats()
+    assert st["sets_store"] - before["sets_store"] == 3, "the SETs were not written around the cache"
     c.close()
 
 
@@ -587,8 +612,8 @@ def case_tiny_output(exe):
             srv.p.wait()
 
 
-CASES = [case_basic, case_pipeline_order, case_malformed, case_error_framing, case_config_get,
-         case_config_get_queued,
+CASES = [case_basic, case_pipeline_order, case_write_around_order, case_malformed, case_error_framing,
+         case_config_get, case_config_get_queued,
          case_oversized, case_disconnect_in_flight, case_cancel_prompt, case_allocs_counted,
          case_busy, case_never_reads]
 
