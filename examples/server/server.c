@@ -984,7 +984,10 @@ static bool cmd_waits(const conn *c, const arg *argv, int argc)
 
 enum { P_MORE = 0, P_CMD = 1, P_SKIP = 2, P_ERR = -1 };
 
-/* Parse a decimal number ending in \r\n at *pp. 1 ok, 0 need more, -1 bad. */
+/* Parse a decimal number ending in \r\n at *pp, written as Redis's
+ * string2ll takes it: an optional '-', then 0 alone or digits that do not
+ * start with 0 ("-0", "03" and "+3" are bad there, and so here: the same
+ * protocol error, not a number). 1 ok, 0 need more, -1 bad. */
 static int parse_num(const char **pp, const char *end, long long *out, long long max)
 {
 	const char *p = *pp;
@@ -998,6 +1001,8 @@ static int parse_num(const char **pp, const char *end, long long *out, long long
 	if (p == end)
 		return 0;
 	if (*p < '0' || *p > '9')
+		return -1;
+	if (*p == '0' && (neg || (end - p > 1 && p[1] != '\r')))
 		return -1;
 	while (p < end && *p >= '0' && *p <= '9') {
 		v = v * 10 + (*p - '0');

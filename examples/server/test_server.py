@@ -258,6 +258,23 @@ def case_malformed(srv):
         assert is_err(r, "Protocol error"), (b, r)
         assert c.closed_by_peer(), b
         c.close()
+    # Lengths that Redis's string2ll refuses: a sign on 0, leading zeros, a
+    # plus sign. The first, second, fourth and fifth used to be read as
+    # their numbers (an empty command name, a PING, a PING, an empty
+    # multibulk then a PING).
+    ping = b"$4\r\nPING\r\n"
+    for b, text in [(b"*1\r\n$-0\r\n\r\n", "invalid bulk length"),
+                    (b"*1\r\n$04\r\nPING\r\n", "invalid bulk length"),
+                    (b"*1\r\n$+4\r\nPING\r\n", "invalid bulk length"),
+                    (b"*01\r\n" + ping, "invalid multibulk length"),
+                    (b"*-0\r\n*1\r\n" + ping, "invalid multibulk length"),
+                    (b"*+1\r\n" + ping, "invalid multibulk length")]:
+        refused(srv, b, text)
+    # The zeros it takes: an empty multibulk, a null one, an empty bulk.
+    c = srv.client()
+    c.send(b"*0\r\n*-1\r\n*2\r\n" + ping + b"$0\r\n\r\n")
+    assert c.reply() == b""
+    c.close()
     # Garbage that parses as an inline command: an error, and the connection lives.
     c = srv.client()
     c.send(b"$5\r\n")
