@@ -23,6 +23,9 @@ build=${VTB_DEVICE_BUILD:-$root/build-device}
 bundle=$build/bundle
 limit_mib=64
 
+# shellcheck source=scripts/bundle-lib.sh
+. "$root/scripts/bundle-lib.sh"
+
 log() { printf '== %s\n' "$*" >&2; }
 
 # ---- 1. build ---------------------------------------------------------------
@@ -53,26 +56,7 @@ for q in sync async xthread pool pool_packed handoff; do
 done
 [ ${#exes[@]} -gt 0 ] || { log "no benchmark executables in $build/benchmarks"; exit 1; }
 
-# glibc's own libraries: they must match the loader, so they are never put
-# on LD_LIBRARY_PATH; they are kept aside for the fallback only.
-is_glibc() {
-	case $1 in
-	ld-linux*.so* | libc.so.* | libm.so.* | libpthread.so.* | libdl.so.* | librt.so.* | \
-		libresolv.so.* | libutil.so.* | libanl.so.* | libmvec.so.* | libBrokenLocale.so.*) return 0 ;;
-	esac
-	return 1
-}
-
-for e in "${exes[@]}"; do
-	ldd "$e" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
-done | sort -u | while read -r lib; do
-	name=$(basename "$lib")
-	if is_glibc "$name"; then
-		cp -L "$lib" "$bundle/glibc/$name"
-	else
-		cp -L "$lib" "$bundle/lib/$name"
-	fi
-done
+bundle_libs "$bundle" "${exes[@]}"
 # DPDK's rte_mempool finds its "ring_mp_mc" handler in a driver the EAL
 # dlopens from its plugin folder (librte_mempool_ring, in
 # /usr/lib/<triplet>/dpdk/pmds-*): without it rte_mempool_create fails
@@ -83,22 +67,14 @@ if [ -n "$ring_pmd" ] && ldd "$bundle/bench_pool" | grep -q librte_eal; then
 	cp -L "$ring_pmd" "$bundle/pmds/librte_mempool_ring.so"
 	ldd "$ring_pmd" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | while read -r lib; do
 		name=$(basename "$lib")
-		is_glibc "$name" || [ -f "$bundle/lib/$name" ] || cp -L "$lib" "$bundle/lib/$name"
+		bundle_is_glibc "$name" || [ -f "$bundle/lib/$name" ] || cp -L "$lib" "$bundle/lib/$name"
 	done
 fi
 # The loader under the name the fallback calls it by.
 [ -f "$bundle/glibc/ld-linux-x86-64.so.2" ] || cp -L /lib64/ld-linux-x86-64.so.2 "$bundle/glibc/"
 strip --strip-unneeded "$bundle"/lib/*.so* 2>/dev/null || true
 
-{
-	printf 'built %s on %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(uname -n)"
-	printf 'commit %s%s\n' "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-		"$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (dirty tree)')"
-	printf 'compiler %s\n' "$(cc --version | head -1)"
-	printf 'glibc %s\n' "$(ldd --version | head -1)"
-	printf 'needs %s\n' "$(objdump -T "${exes[@]}" "$bundle"/lib/*.so* 2>/dev/null |
-		grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)"
-} >"$bundle/BUILD-INFO"
+bundle_info "$bundle" "${exes[@]}"
 
 # ---- 3. the runner ----------------------------------------------------------
 
