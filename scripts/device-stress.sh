@@ -91,6 +91,9 @@ cat >"$bundle/run-stress-on-device.sh" <<'EOF'
 #   OUT           output folder (default ./device-stress-out)
 #   VTS_THREADS   thread counts (default: the core count and twice it)
 #   VTS_BUILDS    which builds (default "release tsan")
+#   VTS_PROGRAMS  which runs, by log name without the thread count (default
+#                 all: race pool-cached pool-spill misuse threadpool loop
+#                 shared_when compose soak)
 #   VTS_SCALE     percent of the default iterations, release (default 100);
 #                 the TSan build runs a tenth of it (stress_misuse a
 #                 hundredth)
@@ -106,6 +109,7 @@ OUT=${OUT:-$PWD/device-stress-out}
 ncpu=$(nproc)
 THREADS=${VTS_THREADS:-"$ncpu $((2 * ncpu))"}
 BUILDS=${VTS_BUILDS:-"release tsan"}
+PROGRAMS=${VTS_PROGRAMS:-"race pool-cached pool-spill misuse threadpool loop shared_when compose soak"}
 SCALE=${VTS_SCALE:-100}
 SOAK=${VTS_SOAK:-20}
 STEP_TIMEOUT=${VTS_STEP_TIMEOUT:-240}
@@ -130,6 +134,7 @@ run() { # build, name (for the log), program, args...
 	local b=$1 name=$2 exe=$3 t0=$SECONDS rc limit=$STEP_TIMEOUT
 	shift 3
 	local log="$OUT/$b-$name.log"
+	case " $PROGRAMS " in *" ${name%-t*} "*) ;; *) return 0 ;; esac
 	if [ "$DEADLINE" -gt 0 ]; then
 		if [ $((SECONDS - T0)) -ge "$DEADLINE" ]; then
 			echo "skipped (deadline) $b $exe $*" | tee -a "$OUT/summary.txt"
