@@ -178,6 +178,17 @@ class Server:
             raise AssertionError("server did not stop on SIGTERM")
         return self.p.returncode, err.decode()
 
+    def stop_clean(self):
+        """SIGTERM: exit status 0 and nothing leaked."""
+        rc, err = self.stop()
+        assert rc == 0 and "leaks: 0" in err, "exit status %d: %s" % (rc, err)
+
+    def kill(self):
+        """After a failed case: no server left behind."""
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
 
 def key(i):
     return "key:%012d" % i
@@ -599,14 +610,11 @@ def case_fd_limit(exe):
         for c in clients:
             c.close()
         srv.check_healthy("fd_limit")
-        rc, err = srv.stop()
-        assert rc == 0 and "leaks: 0" in err, "exit status %d: %s" % (rc, err)
+        srv.stop_clean()
     finally:
         for c in clients:
             c.close()
-        if srv.p.poll() is None:
-            srv.p.kill()
-            srv.p.wait()
+        srv.kill()
 
 
 def case_tiny_output(exe):
@@ -621,12 +629,9 @@ def case_tiny_output(exe):
         c.send(c.cmd("GET", key(1)) + c.cmd("PING"))
         assert c.reply() == b"xxx" and c.reply() == "PONG"
         c.close()
-        rc, err = srv.stop()
-        assert rc == 0 and "leaks: 0" in err, "exit status %d: %s" % (rc, err)
+        srv.stop_clean()
     finally:
-        if srv.p.poll() is None:
-            srv.p.kill()
-            srv.p.wait()
+        srv.kill()
 
 
 CASES = [case_basic, case_pipeline_order, case_write_around_order, case_malformed, case_error_framing,
@@ -668,9 +673,7 @@ def main():
                 failed += 1
                 print("FAIL %s: %r" % (name, e), flush=True)
         finally:
-            if srv.p.poll() is None:
-                srv.p.kill()
-                srv.p.wait()
+            srv.kill()
     for case in (case_fd_limit, case_tiny_output):  # each in a server of its own
         name = case.__name__[5:]
         try:
