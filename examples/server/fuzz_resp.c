@@ -130,13 +130,21 @@ static int fz_unread(int fd)
 }
 
 /* One turn of the server's loop for this connection: what epoll would
- * report (readable, writable), then the vt_loop's drain. */
+ * report for a TCP client (readable; the client's FIN, which raises
+ * EPOLLRDHUP; writable), of what the connection watches, then the
+ * vt_loop's drain. */
 static void fz_turn(conn *c, fz_client *cl, bool peer_gone)
 {
 	loop *l = c->l;
+	uint32_t ev = 0;
 
-	if (!c->closed && (c->events & EPOLLIN) && (fz_unread(c->fd) > 0 || peer_gone))
-		conn_read(c);
+	if (fz_unread(c->fd) > 0 || peer_gone)
+		ev |= EPOLLIN;
+	if (peer_gone)
+		ev |= EPOLLRDHUP;
+	ev &= c->events;
+	if (!c->closed && ev != 0)
+		conn_event(c, ev);
 	if (!c->closed && (c->events & EPOLLOUT))
 		conn_write(c);
 	(void)vt_loop_run_once(l->vl);

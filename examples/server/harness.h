@@ -31,8 +31,8 @@ static conn *harness_attach(loop *l, int sv[2])
 	c = conn_new(l, sv[0]);
 	if (c == NULL)
 		return NULL;
-	c->events = EPOLLIN;
-	ev.events = EPOLLIN;
+	c->events = EPOLLIN | EPOLLRDHUP; /* as loop_accept sets it */
+	ev.events = c->events;
 	ev.data.ptr = c;
 	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, sv[0], &ev) != 0)
 		return NULL;

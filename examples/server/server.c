@@ -1116,7 +1116,7 @@ static int parse_cmd(conn *c, arg *argv, int *argc, const char **err)
 
 static void conn_update(conn *c)
 {
-	uint32_t want = 0;
+	uint32_t want = EPOLLRDHUP; /* the client's FIN, reading or not (conn_event) */
 	struct epoll_event ev;
 
 	if (c->closed)
@@ -1549,8 +1549,8 @@ static void loop_accept(loop *l)
 			close(fd);
 			continue;
 		}
-		c->events = EPOLLIN;
-		ev.events = EPOLLIN;
+		c->events = EPOLLIN | EPOLLRDHUP; /* as conn_update sets it */
+		ev.events = c->events;
 		ev.data.ptr = c;
 		if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			conn_free(c);
@@ -1667,6 +1667,32 @@ static void loop_begin_stop(loop *l)
 		conn_update(c); /* stop reading: no new operations */
 }
 
+/*
+ * One epoll event of a live connection. A client that closes its socket
+ * sends a FIN, which raises neither EPOLLHUP nor EPOLLERR, only EPOLLIN
+ * and EPOLLRDHUP. A reading connection leaves it to conn_read, which
+ * takes the bytes sent before the FIN, then sees EOF and closes. One that
+ * is not reading (a command waits for an operation on its key, the reply
+ * ring is full, the output is over its bound, or it is closing or
+ * stopping) does not watch EPOLLIN and may read again only once the store
+ * answers: its promises would stay rented that long, and the commands
+ * parsed after the wait would still run. For it the FIN is the EOF:
+ * conn_close, what conn_read does at EOF, cancels what is pending and
+ * drops the replies and the input not yet run, as Redis does at EOF.
+ * EPOLLRDHUP is level-triggered and stays raised after a FIN, so it never
+ * goes unhandled: a reading connection reads until EOF or until it stops
+ * reading, and then the next event closes it.
+ */
+static void conn_event(conn *c, uint32_t events)
+{
+	if ((events & (EPOLLHUP | EPOLLERR)) || ((events & EPOLLRDHUP) && !(c->events & EPOLLIN)))
+		conn_close(c); /* reset, gone both ways, or at EOF and not reading */
+	else if (events & (EPOLLIN | EPOLLRDHUP))
+		conn_read(c);
+	else if (events & EPOLLOUT)
+		conn_write(c);
+}
+
 static void *loop_main(void *self)
 {
 	loop *l = self;
@@ -1708,14 +1734,8 @@ static void *loop_main(void *self)
 				continue;
 			}
 			c = tag;
-			if (c->closed)
-				continue;
-			if (evs[i].events & (EPOLLHUP | EPOLLERR))
-				conn_close(c); /* reset or gone both ways: nothing can be delivered */
-			else if (evs[i].events & EPOLLIN)
-				conn_read(c);
-			else if (evs[i].events & EPOLLOUT)
-				conn_write(c);
+			if (!c->closed)
+				conn_event(c, evs[i].events);
 		}
 		/* Run the continuations the store's workers (and our own
 		 * cancels) posted; at most VT_LOOP_BATCH, and the fd stays

@@ -11,7 +11,9 @@ a sanitizer's malloc hooks).
 Finally it sends SIGTERM with operations in flight and checks the clean
 shutdown: exit status 0 and "leaks: 0" on stderr. Once, in a server of its
 own with a low RLIMIT_NOFILE: clients over the fd limit are told and
-closed, and the server does not spin there.
+closed, and the server does not spin there. In one with a 60 s store
+latency: a client that closes while its connection is not reading still
+gets its operations cancelled at once.
 
 Standard library only. Exit 0 pass, 1 fail.
 """
@@ -114,7 +116,7 @@ def is_err(r, text=""):
 
 
 class Server:
-    def __init__(self, exe, mode, nofile=None, max_output=MAX_OUTPUT):
+    def __init__(self, exe, mode, nofile=None, max_output=MAX_OUTPUT, latency_us=LATENCY_US):
         """nofile: the server's RLIMIT_NOFILE (soft), or None to inherit ours."""
         self.mode = mode
 
@@ -125,7 +127,7 @@ class Server:
         self.p = subprocess.Popen(
             [exe, "--mode=" + mode, "--port=0", "--loops=2", "--store-threads=2",
              "--prepopulate=%d" % CACHE_KEYS, "--store-keys=200",
-             "--store-latency-us=%d" % LATENCY_US, "--max-bulk=%d" % MAX_BULK,
+             "--store-latency-us=%d" % latency_us, "--max-bulk=%d" % MAX_BULK,
              "--max-output=%d" % max_output, "--pool-capacity=%d" % POOL],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             preexec_fn=limit_fds if nofile is not None else None)
@@ -445,6 +447,72 @@ def case_cancel_prompt(srv):
     assert after["store_served"] == mid["store_served"], (after["store_served"], mid["store_served"])
 
 
+def poll_stats(srv, done, wait):
+    """STATS until done(stats) holds or `wait` seconds have passed; the last."""
+    deadline = time.time() + wait
+    while True:
+        st = srv.stats()
+        if done(st) or time.time() > deadline:
+            return st
+        time.sleep(0.005)
+
+
+NOT_READING_LATENCY_US = 60000000  # case_cancel_not_reading: only a cancel frees a promise early
+
+
+def case_cancel_not_reading(exe):
+    """valuetask: a client that closes its socket while its connection is
+    not reading gets its operations cancelled too. A command that waits for
+    one of the connection's pending operations (on its key), or a full reply
+    ring, takes EPOLLIN out of the connection's interest, and a plain close
+    sends only a FIN: that raised no event, so the promises stayed rented
+    until the store answered and a SET buffered behind a GET of its key
+    still ran after the client had gone. The store's latency here is 60 s,
+    so within the 2 s polled only a cancel can return a promise."""
+    srv = Server(exe, "valuetask", latency_us=NOT_READING_LATENCY_US)
+    try:
+        # Waiting on a key: the SET of the GET's key waits, and the
+        # connection stops reading behind it.
+        before = srv.stats()
+        c = srv.client()
+        c.send(c.cmd("GET", key(152)) + c.cmd("SET", key(152), "x"))
+        mid = poll_stats(srv, lambda st: st["pool_rented"] == 1, 2.0)
+        assert mid["pool_rented"] == 1, "the GET miss is not at the store: %d rented" % mid["pool_rented"]
+        assert mid["sets"] == before["sets"], "the SET did not wait for the GET of its key"
+        c.close()
+        st = poll_stats(srv, lambda st: st["pool_rented"] == 0, 2.0)
+        assert st["pool_rented"] == 0, (
+            "key wait: %d promise(s) still rented 2 s after the client closed" % st["pool_rented"])
+        assert st["cancels"] - before["cancels"] == 1, (st["cancels"], before["cancels"])
+        assert st["store_skipped"] - before["store_skipped"] == 1, st["store_skipped"]
+        assert st["sets"] == before["sets"], "the SET ran after its client had gone"
+        # A full reply ring: 14 misses at the store, then PINGs whose
+        # replies (over a slot's 256 bytes) take a slot each, until the
+        # 32-slot ring is one short of the parser's two-slot margin: 17
+        # run, the other 3 wait, and the connection stops reading.
+        n, pings = 14, 32 - 14 - 1
+        before = srv.stats()
+        c = srv.client()
+        c.send(b"".join(c.cmd("GET", key(100 + i)) for i in range(n)) +
+               c.cmd("PING", "p" * 300) * 20)
+        mid = poll_stats(srv, lambda st: st["pool_rented"] == n and
+                         st["pings"] - before["pings"] == pings, 2.0)
+        assert mid["pool_rented"] == n, "%d of %d misses at the store" % (mid["pool_rented"], n)
+        assert mid["pings"] - before["pings"] == pings, (
+            "%d PINGs ran, not the %d a full ring takes" % (mid["pings"] - before["pings"], pings))
+        c.close()
+        st = poll_stats(srv, lambda st: st["pool_rented"] == 0, 2.0)
+        assert st["pool_rented"] == 0, (
+            "full ring: %d promise(s) still rented 2 s after the client closed" % st["pool_rented"])
+        assert st["cancels"] - before["cancels"] == n, (st["cancels"], before["cancels"])
+        assert st["store_skipped"] - before["store_skipped"] == n, st["store_skipped"]
+        assert st["pings"] - before["pings"] == pings, "the waiting PINGs ran after their client had gone"
+        srv.check_healthy("cancel_not_reading")
+        srv.stop_clean()
+    finally:
+        srv.kill()
+
+
 def case_allocs_counted(srv):
     """The allocation counter sees the request path: a GET miss whose key is
     longer than a slot holds (SLOT_KEY, 128 bytes) copies the key into a
@@ -674,7 +742,7 @@ def main():
                 print("FAIL %s: %r" % (name, e), flush=True)
         finally:
             srv.kill()
-    for case in (case_fd_limit, case_tiny_output):  # each in a server of its own
+    for case in (case_fd_limit, case_tiny_output, case_cancel_not_reading):  # each in a server of its own
         name = case.__name__[5:]
         try:
             case(a.server)
