@@ -947,8 +947,11 @@ static void cmd_exec(conn *c, arg *argv, int argc)
  * Otherwise DEL, which is synchronous, would run before a SET written
  * around the cache reached the store (answering 0 and leaving the key set)
  * or before a GET read it there, and a GET or a second SET could overtake
- * the first SET at the store. Two GETs commute; commands on other keys do
- * not wait, so pipelined misses still go to the store together.
+ * the first SET at the store. Two GETs commute, and a command on other
+ * keys does not wait, so pipelined misses go to the store together up to
+ * the first command that waits. Parsing stops there, so every command
+ * sent after that one waits too, whatever its keys (head-of-line, as in
+ * Redis, which runs a client's commands in order).
  */
 static bool cmd_waits(const conn *c, const arg *argv, int argc)
 {
