@@ -1119,7 +1119,12 @@ static int parse_cmd(conn *c, arg *argv, int *argc, const char **err)
 
 static void conn_update(conn *c)
 {
-	uint32_t want = EPOLLRDHUP; /* the client's FIN, reading or not (conn_event) */
+	/* The client's FIN, reading or not (conn_event); except once QUIT or a
+	 * protocol error set close_after: the replies owed before it are
+	 * flushed, then the connection closes, whether the client has shut
+	 * down its sending side or not (a half-close is how a client says it
+	 * sends no more, and nothing more is read from it anyway). */
+	uint32_t want = c->close_after ? 0 : EPOLLRDHUP;
 	struct epoll_event ev;
 
 	if (c->closed)
@@ -1676,12 +1681,14 @@ static void loop_begin_stop(loop *l)
  * and EPOLLRDHUP. A reading connection leaves it to conn_read, which
  * takes the bytes sent before the FIN, then sees EOF and closes. One that
  * is not reading (a command waits for an operation on its key, the reply
- * ring is full, the output is over its bound, or it is closing or
- * stopping) does not watch EPOLLIN and may read again only once the store
+ * ring is full, the output is over its bound, or the server is stopping)
+ * does not watch EPOLLIN and may read again only once the store
  * answers: its promises would stay rented that long, and the commands
  * parsed after the wait would still run. For it the FIN is the EOF:
  * conn_close, what conn_read does at EOF, cancels what is pending and
  * drops the replies and the input not yet run, as Redis does at EOF.
+ * (One closing after QUIT or a protocol error does not watch EPOLLRDHUP:
+ * it flushes what it owes, then closes; conn_update.)
  * EPOLLRDHUP is level-triggered and stays raised after a FIN, so it never
  * goes unhandled: a reading connection reads until EOF or until it stops
  * reading, and then the next event closes it.

@@ -13,7 +13,8 @@ shutdown: exit status 0 and "leaks: 0" on stderr. Once, in a server of its
 own with a low RLIMIT_NOFILE: clients over the fd limit are told and
 closed, and the server does not spin there. In one with a 60 s store
 latency: a client that closes while its connection is not reading still
-gets its operations cancelled at once.
+gets its operations cancelled at once. In one with a large output bound:
+QUIT's replies are all flushed to a client that half-closed.
 
 Standard library only. Exit 0 pass, 1 fail.
 """
@@ -587,6 +588,36 @@ def case_never_reads(srv):
     c.close()
 
 
+def case_quit_half_closed(exe):
+    """QUIT closes once its replies are flushed, even when the client has
+    already shut down its sending side (a FIN: EPOLLRDHUP) and reads
+    slowly: the server stopped reading at QUIT, so the FIN is not a
+    departure. 7.2 MB of replies: more than the kernel's send buffer takes
+    on loopback (up to 4 MB), under a --max-output that keeps the reader
+    from pausing before QUIT, so 3 MB of them are still in the output
+    buffer when the FIN is seen."""
+    srv = Server(exe, "valuetask", max_output=8 << 20)
+    try:
+        big = b"q" * 60000
+        c = srv.client()
+        assert c.call("SET", key(12), big) == "OK"
+        c.close()
+        slow = Client(srv.port)
+        # A fixed receive window (no autotuning), wide enough not to crawl.
+        slow.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        slow.send(slow.cmd("GET", key(12)) * 120 + slow.cmd("QUIT"))
+        slow.s.shutdown(socket.SHUT_WR)
+        time.sleep(0.3)  # the socket buffers fill; the FIN is there
+        for i in range(120):
+            assert slow.reply() == big, i
+        assert slow.reply() == "OK"
+        assert slow.closed_by_peer()
+        slow.close()
+        srv.stop_clean()
+    finally:
+        srv.kill()
+
+
 def case_shutdown(srv):
     # Misses in flight when SIGTERM comes: they are cancelled, every pool
     # is destroyed with nothing rented, and the server says so.
@@ -742,7 +773,7 @@ def main():
                 print("FAIL %s: %r" % (name, e), flush=True)
         finally:
             srv.kill()
-    for case in (case_fd_limit, case_tiny_output, case_cancel_not_reading):  # each in a server of its own
+    for case in (case_fd_limit, case_tiny_output, case_cancel_not_reading, case_quit_half_closed):  # each in a server of its own
         name = case.__name__[5:]
         try:
             case(a.server)
