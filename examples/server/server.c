@@ -1117,6 +1117,15 @@ static int parse_cmd(conn *c, arg *argv, int *argc, const char **err)
  * Connections
  * ==================================================================== */
 
+/* Whether c has stopped taking input: output over its bound, the reply
+ * ring full, a command waiting on its key, or closing after QUIT or a
+ * protocol error. conn_read reads nothing then, and conn_update drops
+ * EPOLLIN. */
+static bool conn_paused(const conn *c)
+{
+	return c->out_blocked || c->slot_blocked || c->key_blocked || c->close_after;
+}
+
 static void conn_update(conn *c)
 {
 	/* The client's FIN, reading or not (conn_event); except once QUIT or a
@@ -1129,7 +1138,7 @@ static void conn_update(conn *c)
 
 	if (c->closed)
 		return;
-	if (!c->out_blocked && !c->slot_blocked && !c->key_blocked && !c->close_after && !c->l->stop_seen)
+	if (!conn_paused(c) && !c->l->stop_seen)
 		want |= EPOLLIN;
 	if (c->out_off < c->out_len)
 		want |= EPOLLOUT;
@@ -1234,7 +1243,7 @@ static void conn_read(conn *c)
 {
 	size_t max_req = c->l->s->cfg.max_bulk + MAX_INLINE;
 
-	while (!c->closed && !c->out_blocked && !c->slot_blocked && !c->key_blocked && !c->close_after) {
+	while (!c->closed && !conn_paused(c)) {
 		ssize_t n;
 		size_t room;
 
