@@ -461,6 +461,17 @@ def poll_stats(srv, done, wait):
 NOT_READING_LATENCY_US = 60000000  # case_cancel_not_reading: only a cancel frees a promise early
 
 
+def assert_cancelled(srv, before, n, what):
+    """Within 2 s of its client's close, a connection's n operations were
+    cancelled: no promise rented, n cancels, n requests the store skipped."""
+    st = poll_stats(srv, lambda st: st["pool_rented"] == 0, 2.0)
+    assert st["pool_rented"] == 0, (
+        "%s: %d promise(s) still rented 2 s after the client closed" % (what, st["pool_rented"]))
+    assert st["cancels"] - before["cancels"] == n, (st["cancels"], before["cancels"])
+    assert st["store_skipped"] - before["store_skipped"] == n, st["store_skipped"]
+    return st
+
+
 def case_cancel_not_reading(exe):
     """valuetask: a client that closes its socket while its connection is
     not reading gets its operations cancelled too. A command that waits for
@@ -481,11 +492,7 @@ def case_cancel_not_reading(exe):
         assert mid["pool_rented"] == 1, "the GET miss is not at the store: %d rented" % mid["pool_rented"]
         assert mid["sets"] == before["sets"], "the SET did not wait for the GET of its key"
         c.close()
-        st = poll_stats(srv, lambda st: st["pool_rented"] == 0, 2.0)
-        assert st["pool_rented"] == 0, (
-            "key wait: %d promise(s) still rented 2 s after the client closed" % st["pool_rented"])
-        assert st["cancels"] - before["cancels"] == 1, (st["cancels"], before["cancels"])
-        assert st["store_skipped"] - before["store_skipped"] == 1, st["store_skipped"]
+        st = assert_cancelled(srv, before, 1, "key wait")
         assert st["sets"] == before["sets"], "the SET ran after its client had gone"
         # A full reply ring: 14 misses at the store, then PINGs whose
         # replies (over a slot's 256 bytes) take a slot each, until the
@@ -502,11 +509,7 @@ def case_cancel_not_reading(exe):
         assert mid["pings"] - before["pings"] == pings, (
             "%d PINGs ran, not the %d a full ring takes" % (mid["pings"] - before["pings"], pings))
         c.close()
-        st = poll_stats(srv, lambda st: st["pool_rented"] == 0, 2.0)
-        assert st["pool_rented"] == 0, (
-            "full ring: %d promise(s) still rented 2 s after the client closed" % st["pool_rented"])
-        assert st["cancels"] - before["cancels"] == n, (st["cancels"], before["cancels"])
-        assert st["store_skipped"] - before["store_skipped"] == n, st["store_skipped"]
+        st = assert_cancelled(srv, before, n, "full ring")
         assert st["pings"] - before["pings"] == pings, "the waiting PINGs ran after their client had gone"
         srv.check_healthy("cancel_not_reading")
         srv.stop_clean()
