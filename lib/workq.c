@@ -20,7 +20,19 @@
 
 CK_RING_PROTOTYPE(vt__work, vt__work)
 
-#define VT__WQ_TLS_WAYS 8 /* queues one thread can post to through its own ring at once */
+/*
+ * Each thread's rings, by queue id: a worker's reserved ring in an entry of
+ * its own, which no other queue can evict, and the rings it claimed in a
+ * table of VT__WQ_TLS_SETS sets of VT__WQ_TLS_WAYS entries (set: id modulo
+ * the set count; ids are handed out in sequence, so up to 32 queues made
+ * one after another all fit). A third live queue in a set evicts the
+ * set's older entry, which gives its ring back (a mutex) and claims again
+ * (a CAS) on its next post. A table of 8 direct-mapped entries did that on
+ * every alternating post to queues 8 ids apart, and a worker lost its
+ * reserved ring to any queue that shared its entry.
+ */
+#define VT__WQ_TLS_SETS 16 /* a power of two */
+#define VT__WQ_TLS_WAYS 2
 
 typedef struct vt__wq_tls {
 	uint64_t id;        /* 0: empty; else the queue's id */
@@ -28,7 +40,13 @@ typedef struct vt__wq_tls {
 	vt__workq *q;
 } vt__wq_tls;
 
-static _Thread_local vt__wq_tls vt__wq_tls_tab[VT__WQ_TLS_WAYS];
+typedef struct vt__wq_tls_set {
+	vt__wq_tls way[VT__WQ_TLS_WAYS];
+	unsigned int next;  /* the way a miss evicts when none is empty (FIFO) */
+} vt__wq_tls_set;
+
+static _Thread_local vt__wq_tls_set vt__wq_tls_tab[VT__WQ_TLS_SETS];
+static _Thread_local vt__wq_tls vt__wq_tls_bound; /* vt__workq_bind's; never evicted */
 
 /* The registry of live queues: thread exit gives slots back only to queues
  * that still exist. */
@@ -61,14 +79,45 @@ static void vt__wq_tls_drop(vt__wq_tls *e)
 
 static void vt__wq_thread_exit(void)
 {
-	for (unsigned int i = 0; i < VT__WQ_TLS_WAYS; i++)
-		if (vt__wq_tls_tab[i].id != 0)
-			vt__wq_tls_drop(&vt__wq_tls_tab[i]);
+	for (unsigned int i = 0; i < VT__WQ_TLS_SETS; i++)
+		for (unsigned int w = 0; w < VT__WQ_TLS_WAYS; w++)
+			if (vt__wq_tls_tab[i].way[w].id != 0)
+				vt__wq_tls_drop(&vt__wq_tls_tab[i].way[w]);
+	if (vt__wq_tls_bound.id != 0)
+		vt__wq_tls_drop(&vt__wq_tls_bound);
 }
 
 static uint64_t vt__wq_me(void)
 {
-	return (uint64_t)(uintptr_t)&vt__wq_tls_tab[0];
+	return (uint64_t)(uintptr_t)&vt__wq_tls_bound;
+}
+
+/* The calling thread's entry for q, or NULL. */
+static vt__wq_tls *vt__wq_find(const vt__workq *q)
+{
+	vt__wq_tls_set *set = &vt__wq_tls_tab[q->id & (VT__WQ_TLS_SETS - 1)];
+
+	if (vt__wq_tls_bound.id == q->id)
+		return &vt__wq_tls_bound;
+	for (unsigned int w = 0; w < VT__WQ_TLS_WAYS; w++)
+		if (set->way[w].id == q->id)
+			return &set->way[w];
+	return NULL;
+}
+
+/* An entry of q's set to reuse: an empty one, else the oldest, given back. */
+static vt__wq_tls *vt__wq_victim(const vt__workq *q)
+{
+	vt__wq_tls_set *set = &vt__wq_tls_tab[q->id & (VT__WQ_TLS_SETS - 1)];
+	vt__wq_tls *e;
+
+	for (unsigned int w = 0; w < VT__WQ_TLS_WAYS; w++)
+		if (set->way[w].id == 0)
+			return &set->way[w];
+	e = &set->way[set->next];
+	set->next = (set->next + 1) % VT__WQ_TLS_WAYS;
+	vt__wq_tls_drop(e); /* a third queue in this set: the oldest loses its ring */
+	return e;
 }
 
 static void vt__wq_raise_high(vt__workq *q, uint32_t n)
@@ -85,12 +134,11 @@ static void vt__wq_raise_high(vt__workq *q, uint32_t n)
 /* The calling thread's entry for q, claiming a slot on first use. */
 static vt__wq_tls *vt__wq_claim(vt__workq *q)
 {
-	vt__wq_tls *e = &vt__wq_tls_tab[q->id & (VT__WQ_TLS_WAYS - 1)];
+	vt__wq_tls *e = vt__wq_find(q);
 
-	if (e->id == q->id)
+	if (VT_LIKELY(e != NULL))
 		return e;
-	if (e->id != 0)
-		vt__wq_tls_drop(e); /* another queue hashed here: it loses its slot */
+	e = vt__wq_victim(q);
 	e->id = q->id;
 	e->q = q;
 	e->slot = NULL;
@@ -162,11 +210,13 @@ void vt__workq_fini(vt__workq *q)
 	pthread_mutex_unlock(&vt__wq_lock);
 	/* This thread forgets q; other threads' entries name an id that is
 	 * never reused, and their exit hook finds it gone from the registry. */
-	vt__wq_tls *e = &vt__wq_tls_tab[q->id & (VT__WQ_TLS_WAYS - 1)];
-	if (q->id != 0 && e->id == q->id)
-		memset(e, 0, sizeof(*e));
-	if (q->id != 0)
+	if (q->id != 0) {
+		vt__wq_tls *e = vt__wq_find(q);
+
+		if (e != NULL)
+			memset(e, 0, sizeof(*e));
 		pthread_mutex_destroy(&q->inject_lock);
+	}
 	if (q->slots != NULL)
 		for (uint32_t i = 0; i < q->nslots; i++)
 			vt__mem_free(&q->alloc, q->slots[i].buf, sizeof(vt__work) * q->ring_size);
@@ -178,8 +228,11 @@ void vt__workq_fini(vt__workq *q)
 
 void vt__workq_bind(vt__workq *q, uint32_t index)
 {
-	vt__wq_tls *e = &vt__wq_tls_tab[q->id & (VT__WQ_TLS_WAYS - 1)];
+	vt__wq_tls *e = &vt__wq_tls_bound;
+	vt__wq_tls *old = vt__wq_find(q);
 
+	if (old != NULL && old != e)
+		vt__wq_tls_drop(old); /* a ring claimed before: the reserved one replaces it */
 	if (e->id != 0 && e->id != q->id)
 		vt__wq_tls_drop(e);
 	/* Bound at a worker's start: the hook is armed unless no key could be
