@@ -19,7 +19,15 @@
  * way) and writes the eventfd, so the fd becomes readable again. The read
  * comes before D1, so it can only consume writes whose L2 came before D1:
  * `signaled` == 1 always means a write is made or on its way. At most
- * one eventfd write per drain cycle; a spurious readable fd is harmless.
+ * one eventfd write per drain cycle.
+ * A write can land after the D1 that ended its signal (the drain's read
+ * came between the poster's L2 and its write): the fd is then readable
+ * with `signaled` at 0. The drainer counts the signals its D1s ended and
+ * the writes its reads took (`owed`, the difference), and reads again,
+ * with a D1 after, while a write is owed: left there, the fd stayed
+ * readable until the next post, and an event loop woke for it again and
+ * again. Every read is still followed by a D1, so a write it takes from a
+ * newer signal ends that signal too.
  */
 #include <errno.h>
 #include <poll.h>
@@ -41,6 +49,7 @@ struct vt_loop {
 	uint32_t stop;
 	uint32_t cursor; /* the drainer's scan position */
 	uint32_t draining; /* drains under way on the drainer's thread (nested ones too) */
+	uint64_t owed; /* the drainer's: eventfd writes of signals its D1s ended, not yet read */
 	uint32_t signaled __attribute__((aligned(64)));
 };
 
@@ -137,17 +146,21 @@ int vt_loop_fd(const vt_loop *loop)
 
 static int vt__loop_drain(vt_loop *loop, int budget)
 {
-	uint64_t junk;
+	uint64_t got;
 	vt__work w;
 	int ran = 0;
 
 	/* Read the eventfd before D1, never after: a read after D1 could eat
 	 * the write of a post whose L2 came after D1, leaving `signaled` at 1
-	 * with the fd not readable, and every later post would skip its write. */
-	if (vt__load_relaxed(&loop->signaled) != 0) { /* a hint; D1 decides */
-		(void)!read(loop->efd, &junk, sizeof(junk)); /* EAGAIN is fine */
-		/* D1: acq_rel; pairs with L2 in signal. */
-		(void)__atomic_exchange_n(&loop->signaled, 0, __ATOMIC_ACQ_REL);
+	 * with the fd not readable, and every later post would skip its write.
+	 * A write still owed (see the top of this file) is read the same way. */
+	if (loop->owed != 0 || vt__load_relaxed(&loop->signaled) != 0) { /* a hint; D1 decides */
+		if (read(loop->efd, &got, sizeof(got)) != (ssize_t)sizeof(got))
+			got = 0; /* EAGAIN: the write is on its way */
+		/* D1: acq_rel; pairs with L2 in signal. Each signal it ends owes
+		 * one write; every write read belongs to a signal ended by now
+		 * (its L2 came before the read), so owed stays >= 0. */
+		loop->owed = loop->owed + (__atomic_exchange_n(&loop->signaled, 0, __ATOMIC_ACQ_REL) != 0) - got;
 		/* D1 before the pops below: a store-buffering pair with the
 		 * post's enqueue, X2 and L1, which may have read the 1 that D1
 		 * replaced and so skipped its write; the pops must then see its

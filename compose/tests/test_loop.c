@@ -1,5 +1,6 @@
 /* vt_loop: unit tests and a cross-thread stress test driven through epoll. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
@@ -296,6 +297,24 @@ static void *post_one(void *arg)
 	return NULL;
 }
 
+/* A new loop, and a thread (*th) whose post to it is in and whose eventfd
+ * write is held (until g_destroyed, or 300 ms). */
+static vt_loop *start_held_post(pthread_t *th)
+{
+	vt_loop *loop;
+
+	g_loop_thread = pthread_self();
+	CHECK_EQ(vt_loop_create(&loop, NULL), 0);
+	g_go = g_in_write = g_destroyed = g_late = 0;
+	__atomic_store_n(&g_hold_fd, vt_loop_fd(loop), __ATOMIC_RELEASE);
+	CHECK_EQ(pthread_create(th, NULL, post_one, loop), 0);
+	g_hold_thread = *th;
+	__atomic_store_n(&g_go, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&g_in_write, __ATOMIC_ACQUIRE))
+		sched_yield();
+	return loop;
+}
+
 static void test_destroy_after_item_ran(void)
 {
 	vt_loop *loop;
@@ -304,15 +323,7 @@ static void test_destroy_after_item_ran(void)
 	uint64_t junk;
 	int other;
 
-	g_loop_thread = pthread_self();
-	CHECK_EQ(vt_loop_create(&loop, NULL), 0);
-	g_go = g_in_write = g_destroyed = g_late = 0;
-	__atomic_store_n(&g_hold_fd, vt_loop_fd(loop), __ATOMIC_RELEASE);
-	CHECK_EQ(pthread_create(&th, NULL, post_one, loop), 0);
-	g_hold_thread = th;
-	__atomic_store_n(&g_go, 1, __ATOMIC_RELEASE);
-	while (!__atomic_load_n(&g_in_write, __ATOMIC_ACQUIRE))
-		sched_yield();
+	loop = start_held_post(&th);
 	/* The item is in (the write comes after the push): run it, then, since
 	 * everything posted has run, destroy the loop. */
 	ran = vt_loop_run_once(loop);
@@ -328,6 +339,35 @@ static void test_destroy_after_item_ran(void)
 	if (other == efd) /* and its eventfd write landed on a stranger's fd */
 		CHECK(read(other, &junk, sizeof(junk)) < 0 && errno == EAGAIN);
 	close(other);
+}
+
+/*
+ * The same held write, seen from the drain: the poster has raised the
+ * loop's signal, and its eventfd write is still on its way when the loop
+ * drains, reads the fd (nothing there yet), clears the signal and runs the
+ * item. The write lands after that, on a loop that is not signaled. The
+ * drain read the fd only when signaled, so the fd stayed readable with
+ * nothing queued until the next post: a level-triggered epoll set and
+ * vt_loop_run's poll() reported it again and again (a busy loop while
+ * idle). The next drain must read that late write.
+ */
+static void test_late_write_is_read(void)
+{
+	vt_loop *loop;
+	pthread_t th;
+	struct pollfd pfd;
+
+	loop = start_held_post(&th);
+	CHECK_EQ(vt_loop_run_once(loop), 1); /* signaled: it reads the empty fd, runs the item */
+	__atomic_store_n(&g_destroyed, 1, __ATOMIC_RELEASE); /* the interposer lets the write go */
+	pthread_join(th, NULL);
+	__atomic_store_n(&g_hold_fd, -1, __ATOMIC_RELEASE);
+	pfd.fd = vt_loop_fd(loop);
+	pfd.events = POLLIN;
+	CHECK_EQ(poll(&pfd, 1, 0), 1); /* the late write: readable, nothing queued */
+	CHECK_EQ(vt_loop_run_once(loop), 0);
+	CHECK_EQ(poll(&pfd, 1, 0), 0); /* read: an event loop sleeps again */
+	CHECK_EQ(vt_loop_destroy(&loop), 0);
 }
 
 static int g_threads = 3;
@@ -397,6 +437,7 @@ int main(int argc, char **argv)
 		RUN(test_stop_from_other_thread);
 		RUN(test_destroy_from_item);
 		RUN(test_destroy_after_item_ran);
+		RUN(test_late_write_is_read);
 		RUN(test_post_after_exit_hook);
 		g_iters = 30000;
 	}
