@@ -38,9 +38,11 @@ typedef void (*vt_then_fn)(void *state, int err, vt_value value);
  * otherwise posted to ex.
  *
  * Allocation: none per call once warm. A registration needs a small node
- * (48 bytes); nodes are recycled through a per-thread free list, so a
- * program allocates at most one per then() in flight, once (plus a 64-byte
- * header per thread alive at once). Nodes and headers come from the
+ * (48 bytes); nodes are recycled through a per-thread free list (a node
+ * goes back to the thread whose then() took it), so a thread allocates one
+ * only when it has more then()s in flight than ever before: at most the
+ * sum of each thread's peak, once (plus a 64-byte header per thread alive
+ * at once). Nodes and headers come from the
  * process-wide default allocator (vt_set_default_allocator, alloc.h) and
  * are never freed.
  *

@@ -84,6 +84,9 @@ VT_API int vt_shared_get_result(const vt_shared *s, vt_value *out);
  * Run fn(state) once s completes: posted to ex if given, else inline on the
  * completing thread (or here, if s has completed). node must stay valid
  * until fn starts. Any number of awaiters, from any thread. 0; VT_EINVAL.
+ * Registering a node again before its fn has started is a bug the library
+ * cannot detect (the node is the caller's, uninitialised on first use): it
+ * links the awaiter list into a loop, and completion runs fn without end.
  */
 VT_API int vt_shared_on_completed(vt_shared *s, vt_shared_awaiter *node, vt_continuation fn, void *state,
 				  vt_executor *ex);
