@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -24,6 +25,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -179,6 +181,7 @@ struct conn {
 	bool slot_blocked;  /* reply queue full: not parsing */
 	bool key_blocked;   /* the next command waits for a pending one on its key */
 	bool close_after;   /* protocol error or QUIT: close once flushed */
+	bool lingering;     /* shutdown: replies out, FIN sent, waiting for the client's */
 	uint32_t events;    /* epoll interest now */
 	uint32_t pending;   /* operations in flight */
 	uint32_t ncanceled; /* slots canceled while the store may still hold them */
@@ -1126,22 +1129,11 @@ static bool conn_paused(const conn *c)
 	return c->out_blocked || c->slot_blocked || c->key_blocked || c->close_after;
 }
 
-static void conn_update(conn *c)
+/* Set c's epoll interest. */
+static void conn_watch(conn *c, uint32_t want)
 {
-	/* The client's FIN, reading or not (conn_event); except once QUIT or a
-	 * protocol error set close_after: the replies owed before it are
-	 * flushed, then the connection closes, whether the client has shut
-	 * down its sending side or not (a half-close is how a client says it
-	 * sends no more, and nothing more is read from it anyway). */
-	uint32_t want = c->close_after ? 0 : EPOLLRDHUP;
 	struct epoll_event ev;
 
-	if (c->closed)
-		return;
-	if (!conn_paused(c) && !c->l->stop_seen)
-		want |= EPOLLIN;
-	if (c->out_off < c->out_len)
-		want |= EPOLLOUT;
 	if (want == c->events)
 		return;
 	ev.events = want;
@@ -1150,12 +1142,28 @@ static void conn_update(conn *c)
 	c->events = want;
 }
 
-static void conn_write(conn *c)
+static void conn_update(conn *c)
 {
-	/* Below half the bound, rounded up: with --max-output=1 an empty
-	 * buffer (0 < 1/2 is false in integers) never resumed the reader. */
-	size_t resume = c->l->s->cfg.max_output / 2 + c->l->s->cfg.max_output % 2;
+	/* The client's FIN, reading or not (conn_event); except once QUIT or a
+	 * protocol error set close_after: the replies owed before it are
+	 * flushed, then the connection closes, whether the client has shut
+	 * down its sending side or not (a half-close is how a client says it
+	 * sends no more, and nothing more is read from it anyway). */
+	uint32_t want = c->close_after ? 0 : EPOLLRDHUP;
 
+	if (c->closed)
+		return;
+	if (!conn_paused(c) && !c->l->stop_seen)
+		want |= EPOLLIN;
+	if (c->out_off < c->out_len)
+		want |= EPOLLOUT;
+	conn_watch(c, want);
+}
+
+/* Send what the output buffer holds, until the socket takes no more (an
+ * emptied buffer starts over); false once the connection has closed. */
+static bool conn_send(conn *c)
+{
 	while (c->out_off < c->out_len) {
 		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
 
@@ -1165,12 +1173,24 @@ static void conn_write(conn *c)
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
 			conn_close(c);
-			return;
+			return false;
 		}
 		c->out_off += (size_t)n;
 	}
-	if (c->out_off == c->out_len) {
+	if (c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
+	return true;
+}
+
+static void conn_write(conn *c)
+{
+	/* Below half the bound, rounded up: with --max-output=1 an empty
+	 * buffer (0 < 1/2 is false in integers) never resumed the reader. */
+	size_t resume = c->l->s->cfg.max_output / 2 + c->l->s->cfg.max_output % 2;
+
+	if (!conn_send(c))
+		return;
+	if (c->out_off == c->out_len) {
 		if (c->close_after && slots_empty(c)) {
 			conn_close(c);
 			return;
@@ -1305,6 +1325,7 @@ static conn *conn_new(loop *l, int fd)
 		l->nspare--;
 		c->fd = fd;
 		c->closed = c->out_blocked = c->slot_blocked = c->key_blocked = c->close_after = false;
+		c->lingering = false;
 		c->events = 0;
 		c->pending = 0;
 		c->ncanceled = 0;
@@ -1712,6 +1733,80 @@ static void conn_event(conn *c, uint32_t events)
 		conn_write(c);
 }
 
+/*
+ * Shutdown, after the drain: one step of a connection (loop_flush_out).
+ * Nothing is read or run any more. The replies it owes go out first, as
+ * the socket takes them. Then, if the client sent bytes that were never
+ * read, it shuts down its sending side (the FIN goes after the replies)
+ * and reads and drops what comes until the client's EOF, then closes: a
+ * close with bytes unread makes the kernel reset the connection and drop
+ * the replies it has not delivered yet (a client that pipelined more than
+ * was read). With nothing unread it closes at once, and the kernel
+ * delivers what it holds.
+ */
+static void conn_flush(conn *c)
+{
+	int unread = 0;
+	ssize_t n;
+
+	if (!conn_send(c))
+		return;
+	if (c->out_off < c->out_len) {
+		conn_watch(c, EPOLLOUT);
+		return;
+	}
+	if (!c->lingering) {
+		if (ioctl(c->fd, FIONREAD, &unread) < 0 || unread == 0) {
+			conn_close(c);
+			return;
+		}
+		shutdown(c->fd, SHUT_WR);
+		c->lingering = true;
+		conn_watch(c, EPOLLIN);
+	}
+	/* One read a step: EPOLLIN brings it back while there is more. */
+	n = recv(c->fd, c->in, c->in_cap, 0);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		conn_close(c); /* the client's EOF, or gone */
+}
+
+/*
+ * After the drain nothing is in flight, but a client slow to read may not
+ * have taken every reply yet: the rest waits in its output buffer, the
+ * kernel's socket buffers full. Its connection gets up to
+ * --shutdown-grace-ms to deliver them (conn_flush); what has not gone by
+ * then is dropped by the caller, so a client that never reads does not
+ * hold the shutdown longer. Only wake-ups can reach the vt_loop now
+ * (nothing is in flight): they run here or in main's vt_loop_destroy.
+ */
+static void loop_flush_out(loop *l)
+{
+	uint64_t deadline = now_ns() + (uint64_t)l->s->cfg.shutdown_grace_ms * 1000000u;
+	struct epoll_event evs[256];
+	conn *next;
+
+	for (conn *c = l->conns; c != NULL; c = next) {
+		next = c->next;
+		conn_flush(c);
+	}
+	while (l->conns != NULL) {
+		uint64_t now = now_ns();
+		int n;
+
+		if (now >= deadline)
+			break;
+		n = epoll_wait(l->ep, evs, 256, (int)((deadline - now + 999999u) / 1000000u));
+		for (int i = 0; i < n; i++) {
+			void *tag = evs[i].data.ptr;
+
+			if (tag == TAG_EXEC)
+				(void)vt_loop_run_once(l->vl);
+			else if (!((conn *)tag)->closed)
+				conn_flush(tag);
+		}
+	}
+}
+
 static void *loop_main(void *self)
 {
 	loop *l = self;
@@ -1765,6 +1860,7 @@ static void *loop_main(void *self)
 			loop_reap(l);
 	}
 	/* Drained: every operation has completed and been consumed. */
+	loop_flush_out(l);
 	while (l->conns != NULL)
 		conn_close(l->conns);
 	loop_reap(l);
@@ -1890,7 +1986,9 @@ static void usage(FILE *f)
 		"  --value-size=N         prepopulated value size (default 3)\n"
 		"  --max-bulk=N           largest bulk string (default 524288)\n"
 		"  --max-output=N         per-connection output bound (default 1048576)\n"
-		"  --pool-capacity=N      operations in flight per loop (default 4096)\n");
+		"  --pool-capacity=N      operations in flight per loop (default 4096)\n"
+		"  --shutdown-grace-ms=N  at shutdown, how long a slow reader may take to\n"
+		"                         read the replies it is owed (default 2000)\n");
 }
 
 static int parse_args(srv_config *cfg, int argc, char **argv)
@@ -1909,6 +2007,7 @@ static int parse_args(srv_config *cfg, int argc, char **argv)
 		{ "max-bulk", required_argument, 0, 'b' },
 		{ "max-output", required_argument, 0, 'o' },
 		{ "pool-capacity", required_argument, 0, 'C' },
+		{ "shutdown-grace-ms", required_argument, 0, 'g' },
 		{ "help", no_argument, 0, '?' },
 		{ 0, 0, 0, 0 },
 	};
@@ -1928,6 +2027,7 @@ static int parse_args(srv_config *cfg, int argc, char **argv)
 	cfg->max_bulk = 512 * 1024;
 	cfg->max_output = 1024 * 1024;
 	cfg->pool_capacity = 4096;
+	cfg->shutdown_grace_ms = 2000;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'm':
@@ -1952,11 +2052,12 @@ static int parse_args(srv_config *cfg, int argc, char **argv)
 		case 'b': cfg->max_bulk = strtoull(optarg, NULL, 10); break;
 		case 'o': cfg->max_output = strtoull(optarg, NULL, 10); break;
 		case 'C': cfg->pool_capacity = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'g': cfg->shutdown_grace_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
 		default: return -1;
 		}
 	}
 	if (cfg->loops < 1 || cfg->loops > 64 || cfg->pool_capacity < 1 || cfg->max_output < 1 ||
-	    cfg->max_bulk < 1 || cfg->value_size > cfg->max_bulk)
+	    cfg->max_bulk < 1 || cfg->value_size > cfg->max_bulk || cfg->shutdown_grace_ms > INT_MAX)
 		return -1;
 	/* A prepopulated cache is full unless told otherwise: keys beyond it
 	 * live in the store, so the keyspace fixes the hit ratio. */

@@ -45,6 +45,7 @@ typedef struct srv_config {
 	size_t max_bulk;       /* largest bulk string accepted */
 	size_t max_output;     /* per-connection output bound (bytes) */
 	uint32_t pool_capacity; /* promises (or baseline ops) in flight per loop */
+	uint32_t shutdown_grace_ms; /* at shutdown, for slow readers to take their replies */
 } srv_config;
 
 #endif

@@ -14,7 +14,10 @@ own with a low RLIMIT_NOFILE: clients over the fd limit are told and
 closed, and the server does not spin there. In one with a 60 s store
 latency: a client that closes while its connection is not reading still
 gets its operations cancelled at once. In one with a large output bound:
-QUIT's replies are all flushed to a client that half-closed.
+QUIT's replies are all flushed to a client that half-closed. In others with
+a large output bound: at SIGTERM, slow readers still get every reply that
+was computed, and a client that never reads holds the exit for the grace
+period (--shutdown-grace-ms) at most.
 
 Standard library only. Exit 0 pass, 1 fail.
 """
@@ -40,8 +43,12 @@ class Closed(Exception):
 
 
 class Client:
-    def __init__(self, port, timeout=5.0):
+    def __init__(self, port, timeout=5.0, rcvbuf=None):
+        """rcvbuf: a fixed receive window (SO_RCVBUF, no autotuning), for a
+        client slow to read."""
         self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        if rcvbuf is not None:
+            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.buf = b""
 
     def send(self, data):
@@ -117,8 +124,9 @@ def is_err(r, text=""):
 
 
 class Server:
-    def __init__(self, exe, mode, nofile=None, max_output=MAX_OUTPUT, latency_us=LATENCY_US):
-        """nofile: the server's RLIMIT_NOFILE (soft), or None to inherit ours."""
+    def __init__(self, exe, mode, nofile=None, max_output=MAX_OUTPUT, latency_us=LATENCY_US, args=()):
+        """nofile: the server's RLIMIT_NOFILE (soft), or None to inherit ours;
+        args: more options."""
         self.mode = mode
 
         def limit_fds():
@@ -129,7 +137,7 @@ class Server:
             [exe, "--mode=" + mode, "--port=0", "--loops=2", "--store-threads=2",
              "--prepopulate=%d" % CACHE_KEYS, "--store-keys=200",
              "--store-latency-us=%d" % latency_us, "--max-bulk=%d" % MAX_BULK,
-             "--max-output=%d" % max_output, "--pool-capacity=%d" % POOL],
+             "--max-output=%d" % max_output, "--pool-capacity=%d" % POOL] + list(args),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             preexec_fn=limit_fds if nofile is not None else None)
         line = self.p.stdout.readline().decode()
@@ -139,6 +147,12 @@ class Server:
 
     def client(self):
         return Client(self.port)
+
+    def set(self, k, v):
+        """SET k v, through a client of its own."""
+        c = self.client()
+        assert c.call("SET", k, v) == "OK", k
+        c.close()
 
     def stats(self):
         c = self.client()
@@ -171,8 +185,13 @@ class Server:
         assert st["baseline_ops_live"] == 0, "%s: %d baseline ops live" % (case, st["baseline_ops_live"])
         return st
 
-    def stop(self):
+    def terminate(self):
+        """SIGTERM, without waiting (exited() waits); when it was sent."""
         self.p.send_signal(signal.SIGTERM)
+        return time.time()
+
+    def exited(self):
+        """The exit status and stderr, once the server has exited (20 s at most)."""
         try:
             out, err = self.p.communicate(timeout=20)
         except subprocess.TimeoutExpired:
@@ -181,10 +200,19 @@ class Server:
             raise AssertionError("server did not stop on SIGTERM")
         return self.p.returncode, err.decode()
 
+    def exited_clean(self):
+        """Exit status 0 and nothing leaked."""
+        rc, err = self.exited()
+        assert rc == 0 and "leaks: 0" in err, "exit status %d: %s" % (rc, err)
+
+    def stop(self):
+        self.terminate()
+        return self.exited()
+
     def stop_clean(self):
         """SIGTERM: exit status 0 and nothing leaked."""
-        rc, err = self.stop()
-        assert rc == 0 and "leaks: 0" in err, "exit status %d: %s" % (rc, err)
+        self.terminate()
+        self.exited_clean()
 
     def kill(self):
         """After a failed case: no server left behind."""
@@ -550,12 +578,9 @@ def case_busy(srv):
 
 def case_never_reads(srv):
     big = b"b" * 60000
-    c = srv.client()
-    assert c.call("SET", key(11), big) == "OK"
-    c.close()
+    srv.set(key(11), big)
     before = srv.stats()
-    bad = Client(srv.port)
-    bad.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    bad = Client(srv.port, rcvbuf=4096)
     req = bad.cmd("GET", key(11)) * 50
     stop = threading.Event()
     sent = [0]
@@ -586,9 +611,7 @@ def case_never_reads(srv):
     assert st["out_pauses"] > before["out_pauses"], "never paused the reader"
     assert st["max_out_bytes"] <= bound, (st["max_out_bytes"], bound)
     bad.close()
-    c = srv.client()
-    assert c.call("SET", key(11), "xxx") == "OK"
-    c.close()
+    srv.set(key(11), "xxx")
 
 
 def case_quit_half_closed(exe):
@@ -602,12 +625,8 @@ def case_quit_half_closed(exe):
     srv = Server(exe, "valuetask", max_output=8 << 20)
     try:
         big = b"q" * 60000
-        c = srv.client()
-        assert c.call("SET", key(12), big) == "OK"
-        c.close()
-        slow = Client(srv.port)
-        # A fixed receive window (no autotuning), wide enough not to crawl.
-        slow.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        srv.set(key(12), big)
+        slow = Client(srv.port, rcvbuf=65536)  # wide enough not to crawl
         slow.send(slow.cmd("GET", key(12)) * 120 + slow.cmd("QUIT"))
         slow.s.shutdown(socket.SHUT_WR)
         time.sleep(0.3)  # the socket buffers fill; the FIN is there
@@ -640,6 +659,83 @@ def case_shutdown(srv):
     assert "promises outstanding 0" in err and "baseline ops outstanding 0" in err, err
     # Whatever was answered was answered in order with a value or 'canceled'.
     assert all(r == b"xxx" or is_err(r, "canceled") for r in replies), replies
+
+
+SHUTDOWN_GRACE = 2.0  # vt-server's default --shutdown-grace-ms, in seconds
+
+
+SLOW_READER_OUTPUT = 8 << 20  # --max-output: more than the kernel's socket buffers take (4 MB)
+
+
+def backed_up_client(srv, value, n):
+    """A client that pipelined n GETs of a value this long and reads
+    nothing, once the server has stopped reading it (its output over
+    --max-output, SLOW_READER_OUTPUT, the kernel's socket buffers full):
+    the client, and how many of the GETs ran (their replies are all
+    computed, megabytes of them not yet sent)."""
+    srv.set(key(13), value)
+    before = srv.stats()
+    slow = Client(srv.port, rcvbuf=65536)  # wide enough not to crawl when it reads
+    slow.send(slow.cmd("GET", key(13)) * n)
+    poll_stats(srv, lambda st: st["out_pauses"] > before["out_pauses"], 2.0)
+    time.sleep(0.2)  # the socket buffers fill
+    ran = srv.stats()["gets"] - before["gets"]
+    assert 0 < ran < n, "%d of %d GETs ran before the server stopped reading" % (ran, n)
+    return slow, ran
+
+
+def case_shutdown_slow_reader(exe):
+    """SIGTERM while slow readers have not yet taken replies the server
+    computed (megabytes in their output buffers, the kernel's socket
+    buffers full): the server runs nothing more, but delivers them within
+    the grace period, and exits once they are out, not at its end. One
+    client's 400 GETs (14 KB) were read whole; the other pipelined 3000
+    (108 KB), of which the server read 16 KB before it stopped reading, so
+    the rest is unread when it closes. It closed at once: the first client
+    got what the kernel held, then EOF in the middle of a reply; the
+    second, a reset (a close with bytes unread), losing even that."""
+    srv = Server(exe, "valuetask", max_output=SLOW_READER_OUTPUT)
+    try:
+        big = b"s" * 60000
+        readers = [backed_up_client(srv, big, n) for n in (400, 3000)]
+        t0 = srv.terminate()
+        time.sleep(0.3)  # the loops see the stop: no GET runs after this
+        for i, (slow, ran) in enumerate(readers):
+            got = 0
+            try:
+                while True:
+                    r = slow.reply()
+                    assert r == big, "client %d, reply %d: %r" % (i, got, r if not isinstance(r, bytes) else r[:20])
+                    got += 1
+            except Closed:
+                pass
+            except OSError as e:
+                raise AssertionError("client %d: %r after %d of %d replies" % (i, e, got, ran))
+            slow.close()
+            assert got == ran, "client %d: %d of the %d replies computed before SIGTERM arrived whole" % (i, got, ran)
+        srv.exited_clean()
+        took = time.time() - t0
+        assert took < SHUTDOWN_GRACE, "exited %.2f s after SIGTERM, its readers long done" % took
+    finally:
+        srv.kill()
+
+
+def case_shutdown_never_reads(exe):
+    """A client that never reads holds the shutdown for the grace period
+    (--shutdown-grace-ms, here 500 ms) and no longer: the server then
+    closes it and exits cleanly."""
+    grace = 0.5
+    srv = Server(exe, "valuetask", max_output=SLOW_READER_OUTPUT,
+                 args=["--shutdown-grace-ms=%d" % (grace * 1000)])
+    try:
+        slow, _ = backed_up_client(srv, b"n" * 60000, 400)
+        t0 = srv.terminate()
+        srv.exited_clean()
+        took = time.time() - t0
+        slow.close()
+        assert grace - 0.1 < took < grace + 1.5, "exited %.2f s after SIGTERM, grace %.1f s" % (took, grace)
+    finally:
+        srv.kill()
 
 
 def cpu_seconds(pid):
@@ -776,7 +872,8 @@ def main():
                 print("FAIL %s: %r" % (name, e), flush=True)
         finally:
             srv.kill()
-    for case in (case_fd_limit, case_tiny_output, case_cancel_not_reading, case_quit_half_closed):  # each in a server of its own
+    for case in (case_fd_limit, case_tiny_output, case_cancel_not_reading, case_quit_half_closed,
+                 case_shutdown_slow_reader, case_shutdown_never_reads):  # each in a server of its own
         name = case.__name__[5:]
         try:
             case(a.server)
