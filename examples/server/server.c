@@ -993,15 +993,17 @@ enum { P_MORE = 0, P_CMD = 1, P_SKIP = 2, P_ERR = -1 };
 /* Parse a decimal number ending in \r\n at *pp, written as Redis's
  * string2ll takes it: an optional '-', then 0 alone or digits that do not
  * start with 0 ("-0", "03" and "+3" are bad there, and so here: the same
- * protocol error, not a number). 1 ok, 0 need more, -1 bad. */
-static int parse_num(const char **pp, const char *end, long long *out, long long max)
+ * protocol error, not a number), in [min, max] (min may be LLONG_MIN).
+ * 1 ok, 0 need more, -1 bad (as soon as the digits leave the range). */
+static int parse_num(const char **pp, const char *end, long long *out, long long min, long long max)
 {
 	const char *p = *pp;
-	long long v = 0;
+	unsigned long long v = 0, lim = (unsigned long long)max;
 	bool neg = false;
 
 	if (p < end && *p == '-') {
 		neg = true;
+		lim = 0 - (unsigned long long)min; /* -min, also for LLONG_MIN */
 		p++;
 	}
 	if (p == end)
@@ -1011,9 +1013,11 @@ static int parse_num(const char **pp, const char *end, long long *out, long long
 	if (*p == '0' && (neg || (end - p > 1 && p[1] != '\r')))
 		return -1;
 	while (p < end && *p >= '0' && *p <= '9') {
-		v = v * 10 + (*p - '0');
-		if (v > max)
+		unsigned d = (unsigned)(*p - '0');
+
+		if (v > lim / 10 || v * 10 + d > lim)
 			return -1;
+		v = v * 10 + d;
 		p++;
 	}
 	if (end - p < 2)
@@ -1021,7 +1025,7 @@ static int parse_num(const char **pp, const char *end, long long *out, long long
 	if (p[0] != '\r' || p[1] != '\n')
 		return -1;
 	*pp = p + 2;
-	*out = neg ? -v : v;
+	*out = neg ? -(long long)(v - 1) - 1 : (long long)v; /* v >= 1 there; v - 1 fits */
 	return 1;
 }
 
@@ -1070,7 +1074,10 @@ static int parse_cmd(conn *c, arg *argv, int *argc, const char **err)
 		return P_CMD;
 	}
 	p++;
-	r = parse_num(&p, end, &count, MAX_MULTIBULK);
+	/* A count of 0 or less, however negative, is an empty command,
+	 * skipped, as in Redis (processMultibulkBuffer); over MAX_MULTIBULK
+	 * is refused (Redis: over INT_MAX). */
+	r = parse_num(&p, end, &count, LLONG_MIN, MAX_MULTIBULK);
 	if (r == 0)
 		return P_MORE;
 	if (r < 0) {
@@ -1089,7 +1096,7 @@ static int parse_cmd(conn *c, arg *argv, int *argc, const char **err)
 			return P_ERR;
 		}
 		p++;
-		r = parse_num(&p, end, &len, (long long)max_bulk);
+		r = parse_num(&p, end, &len, -(long long)max_bulk, (long long)max_bulk);
 		if (r == 0)
 			return P_MORE;
 		if (r < 0 || len < 0) {

@@ -310,12 +310,18 @@ def case_malformed(srv):
                     (b"*1\r\n$+4\r\nPING\r\n", "invalid bulk length"),
                     (b"*01\r\n" + ping, "invalid multibulk length"),
                     (b"*-0\r\n*1\r\n" + ping, "invalid multibulk length"),
-                    (b"*+1\r\n" + ping, "invalid multibulk length")]:
+                    (b"*+1\r\n" + ping, "invalid multibulk length"),
+                    (b"*-9223372036854775809\r\n" + ping, "invalid multibulk length")]:  # under a long long
         refused(srv, b, text)
-    # The zeros it takes: an empty multibulk, a null one, an empty bulk.
+    # The counts it skips, as Redis does any count <= 0 that string2ll
+    # takes, down to the least long long: an empty multibulk, a null one,
+    # -99999 and -2^63 (those two were refused as invalid multibulk
+    # lengths: the count's bound, 1024, held for negative ones too). Then
+    # an empty bulk.
     c = srv.client()
-    c.send(b"*0\r\n*-1\r\n*2\r\n" + ping + b"$0\r\n\r\n")
-    assert c.reply() == b""
+    c.send(b"*0\r\n*-1\r\n*-99999\r\n*-9223372036854775808\r\n*2\r\n" + ping + b"$0\r\n\r\n")
+    r = c.reply()
+    assert r == b"", r
     c.close()
     # Garbage that parses as an inline command: an error, and the connection lives.
     c = srv.client()
