@@ -1998,6 +1998,24 @@ static void usage(FILE *f)
 		"                         read the replies it is owed (default 2000)\n");
 }
 
+/* A numeric option's value: decimal digits only (no sign, no blanks, no
+ * suffix), at most max. strtoull alone takes "abc" as 0, "-1" as its
+ * largest value and "5x" as 5. */
+static bool opt_num(const char *s, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
 static int parse_args(srv_config *cfg, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -2018,6 +2036,7 @@ static int parse_args(srv_config *cfg, int argc, char **argv)
 		{ "help", no_argument, 0, '?' },
 		{ 0, 0, 0, 0 },
 	};
+	unsigned long long v = 0;
 	int o;
 	bool cache_keys_set = false;
 
@@ -2048,23 +2067,30 @@ static int parse_args(srv_config *cfg, int argc, char **argv)
 				return -1;
 			break;
 		case 'h': cfg->host = optarg; break;
-		case 'p': cfg->port = atoi(optarg); break;
-		case 'l': cfg->loops = atoi(optarg); break;
-		case 't': cfg->store_threads = atoi(optarg); break;
-		case 'L': cfg->store_latency_us = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'c': cfg->cache_keys = strtoull(optarg, NULL, 10); cache_keys_set = true; break;
-		case 'P': cfg->prepopulate = strtoull(optarg, NULL, 10); break;
-		case 'S': cfg->store_keys = strtoull(optarg, NULL, 10); break;
-		case 'v': cfg->value_size = strtoull(optarg, NULL, 10); break;
-		case 'b': cfg->max_bulk = strtoull(optarg, NULL, 10); break;
-		case 'o': cfg->max_output = strtoull(optarg, NULL, 10); break;
-		case 'C': cfg->pool_capacity = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'g': cfg->shutdown_grace_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+/* Each numeric option: its field, and the largest value it takes. */
+#define NUM_OPT(field, max)                             \
+	if (!opt_num(optarg, (max), &v))                \
+		return -1;                              \
+	cfg->field = v;                                 \
+	break
+		case 'p': NUM_OPT(port, 65535);
+		case 'l': NUM_OPT(loops, 64);
+		case 't': NUM_OPT(store_threads, 1024);
+		case 'L': NUM_OPT(store_latency_us, UINT32_MAX);
+		case 'c': cache_keys_set = true; NUM_OPT(cache_keys, SIZE_MAX);
+		case 'P': NUM_OPT(prepopulate, SIZE_MAX);
+		case 'S': NUM_OPT(store_keys, SIZE_MAX);
+		case 'v': NUM_OPT(value_size, SIZE_MAX);
+		case 'b': NUM_OPT(max_bulk, SIZE_MAX);
+		case 'o': NUM_OPT(max_output, SIZE_MAX);
+		case 'C': NUM_OPT(pool_capacity, UINT32_MAX);
+		case 'g': NUM_OPT(shutdown_grace_ms, INT_MAX);
+#undef NUM_OPT
 		default: return -1;
 		}
 	}
-	if (cfg->loops < 1 || cfg->loops > 64 || cfg->pool_capacity < 1 || cfg->max_output < 1 ||
-	    cfg->max_bulk < 1 || cfg->value_size > cfg->max_bulk || cfg->shutdown_grace_ms > INT_MAX)
+	if (cfg->loops < 1 || cfg->store_threads < 1 || cfg->pool_capacity < 1 || cfg->max_output < 1 ||
+	    cfg->max_bulk < 1 || cfg->value_size > cfg->max_bulk)
 		return -1;
 	/* A prepopulated cache is full unless told otherwise: keys beyond it
 	 * live in the store, so the keyspace fixes the hit ratio. */

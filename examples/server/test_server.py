@@ -751,6 +751,24 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+BAD_OPTIONS = ["--loops=abc", "--loops=0", "--loops=65", "--loops=2x", "--loops= 2", "--port=-1",
+               "--port=65536", "--store-threads=0", "--max-output=", "--max-output=+5",
+               "--pool-capacity=4294967296", "--shutdown-grace-ms=2147483648",
+               "--cache-keys=99999999999999999999999"]
+
+
+def case_bad_options(exe):
+    """A numeric option with anything but decimal digits, or out of its
+    range, is refused: exit status 2 and the usage, before listening
+    (strtoull alone took "abc" as 0, "-1" as its largest value and "2x"
+    as 2)."""
+    for opt in BAD_OPTIONS:
+        p = subprocess.run([exe, "--mode=valuetask", "--port=0", opt], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
+        assert p.returncode == 2 and b"usage" in p.stderr.lower() and b"listening" not in p.stdout, \
+            "%s: exit %d, stdout %r, stderr %r" % (opt, p.returncode, p.stdout[:200], p.stderr[:200])
+
+
 FD_LIMIT = 32  # the server's RLIMIT_NOFILE in case_fd_limit
 
 
@@ -878,7 +896,7 @@ def main():
                 print("FAIL %s: %r" % (name, e), flush=True)
         finally:
             srv.kill()
-    for case in (case_fd_limit, case_tiny_output, case_cancel_not_reading, case_quit_half_closed,
+    for case in (case_bad_options, case_fd_limit, case_tiny_output, case_cancel_not_reading, case_quit_half_closed,
                  case_shutdown_slow_reader, case_shutdown_never_reads):  # each in a server of its own
         name = case.__name__[5:]
         try:
