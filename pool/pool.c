@@ -579,7 +579,10 @@ static bool vt__ring_take(vt__pool_cache *v, void **obj)
 }
 
 /* After taking one object from a ring, refill c's stack from the same ring
- * up to half its spill limit, so the next rents stay on the fast path. */
+ * up to half its spill limit, so the next rents stay on the fast path. The
+ * count follows each object: one taken from the ring is in no other tier,
+ * and a thief skips a stack whose count is 0 (vt__steal), so a batch
+ * counted only at the end was invisible to other rents until then. */
 static void vt__refill(vt_pool *p, vt__pool_cache *c, vt__pool_cache *from)
 {
 	uint32_t n, target = vt__load_relaxed(&c->cap) / 2; /* the spill limit */
@@ -588,9 +591,11 @@ static void vt__refill(vt_pool *p, vt__pool_cache *c, vt__pool_cache *from)
 	if (target == 0 || !vt__stack_enter(c))
 		return;
 	n = vt__load_relaxed(&c->count);
-	while (n < target && (from != NULL ? vt__ring_take(from, &obj) : vt__shared_take(p, &obj)))
+	while (n < target && (from != NULL ? vt__ring_take(from, &obj) : vt__shared_take(p, &obj))) {
 		vt__store_relaxed(&c->stack[n++], obj);
-	vt__store_relaxed(&c->count, n);
+		/* Relaxed: a thief's hint; it reads the stack after D3. */
+		vt__store_relaxed(&c->count, n);
+	}
 	vt__stack_leave(c);
 }
 
