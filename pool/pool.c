@@ -99,15 +99,21 @@ static bool vt__pool_is_live(const vt_pool *p, uint64_t id)
  * its whole time slice (the SPEC §5 cliff). Waiters on a mutex sleep
  * instead, so the preempted holder gets a core back at once. This path is
  * off the steady state: ring overflow, thread exit, growth, threads without
- * a cache slot.
+ * a cache slot. vt__shared_put_locked is the enqueue, for a caller that
+ * holds shared_lock already (vt__cache_drain).
  */
-static void vt__shared_put(vt_pool *p, void *obj)
+static void vt__shared_put_locked(vt_pool *p, void *obj)
 {
 	vt__tsan_release(obj);
-	pthread_mutex_lock(&p->shared_lock);
 	/* SP enqueue: fence + store of p_tail; pairs with the dequeue's load of
 	 * p_tail in vt__shared_take. The mutex makes us the only producer. */
 	(void)ck_ring_enqueue_spmc(&p->shared, p->shared_buf, obj);
+}
+
+static void vt__shared_put(vt_pool *p, void *obj)
+{
+	pthread_mutex_lock(&p->shared_lock);
+	vt__shared_put_locked(p, obj);
 	pthread_mutex_unlock(&p->shared_lock);
 }
 
@@ -154,10 +160,15 @@ static void vt__cache_drain(vt_pool *p, vt__pool_cache *c)
 	vt__store_relaxed(&c->count, 0);
 	if (p->stack_cap != 0)
 		vt__stack_leave(c);
+	/* An object taken from the ring is on no tier until it is on the shared
+	 * ring: take the mutex first, so that none waits for it in between (a
+	 * rent that needed it answered NULL meanwhile). */
+	pthread_mutex_lock(&p->shared_lock);
 	while (ck_ring_dequeue_spmc(&VT__CACHE_COLD(c)->ring, VT__CACHE_COLD(c)->buf, &obj)) {
 		vt__tsan_acquire(obj);
-		vt__shared_put(p, obj);
+		vt__shared_put_locked(p, obj);
 	}
+	pthread_mutex_unlock(&p->shared_lock);
 }
 
 /* Give up this thread's slot in entry e's pool, if that pool still lives. */

@@ -41,6 +41,7 @@
 #include <valuetask.h>
 
 #include "check.h"
+#include "mutex_wrap.h"
 
 enum { CAPACITY = 8, SUB_CAPACITY = 16, HOLD_AT = 3 /* the obj_init that lets the second thread in */ };
 
@@ -55,12 +56,6 @@ static int held;     /* the second thread is held inside the drain */
 static int released; /* release_second was posted */
 static int inits;    /* obj_init calls (main's only) */
 
-int __real_pthread_mutex_lock(pthread_mutex_t *m);
-int __real_pthread_mutex_unlock(pthread_mutex_t *m);
-int __wrap_pthread_mutex_lock(pthread_mutex_t *m);
-int __wrap_pthread_mutex_unlock(pthread_mutex_t *m);
-
-static _Thread_local int locks_held;
 static _Thread_local int hold_armed; /* the second thread, for its rent from B */
 
 static void sem_wait_all(sem_t *s)
@@ -80,8 +75,6 @@ static void release(void)
 
 int __wrap_pthread_mutex_lock(pthread_mutex_t *m)
 {
-	int rc;
-
 	if (hold_armed && locks_held > 0) {
 		hold_armed = 0;
 		/* Release: pairs with main's acquire loads (its wrapper, its check). */
@@ -99,16 +92,7 @@ int __wrap_pthread_mutex_lock(pthread_mutex_t *m)
 		}
 		release();
 	}
-	rc = __real_pthread_mutex_lock(m);
-	if (rc == 0)
-		locks_held++;
-	return rc;
-}
-
-int __wrap_pthread_mutex_unlock(pthread_mutex_t *m)
-{
-	locks_held--;
-	return __real_pthread_mutex_unlock(m);
+	return mutex_wrap_lock(m);
 }
 
 static void init_with_sub(void *o, void *ctx)
