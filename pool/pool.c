@@ -23,6 +23,7 @@
  * exit, evicting another pool's entry from the thread's cache table, create
  * and destroy take a mutex.
  */
+#include <errno.h>
 #include <limits.h>
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
@@ -67,11 +68,29 @@ static void vt__asym_register(void)
 		      syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
+#define VT__MEMBARRIER_TRIES 8
+
 /* S1: a full barrier on every running thread of the process; pairs with
- * D1/D2 in the fast paths (the owner's side of the handshake). */
-static void vt__membarrier(void)
+ * D1/D2 in the fast paths (the owner's side of the handshake). False when
+ * the kernel refused it: ENOMEM (it allocates a CPU mask on kernels built
+ * with CONFIG_CPUMASK_OFFSTACK, Debian's among them) past a few tries, or
+ * any other error. The thief must then leave the stack alone: without S1
+ * it could take an object the owner is popping. errno is kept. */
+static bool vt__membarrier(void)
 {
-	(void)syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+	unsigned int spins = 0;
+	int saved = errno;
+	bool ok = false;
+
+	for (int i = 0; i < VT__MEMBARRIER_TRIES && !ok; i++) {
+		ok = syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+		if (!ok && errno != ENOMEM && errno != EAGAIN && errno != EINTR)
+			break;
+		if (!ok)
+			vt__spin_backoff(&spins);
+	}
+	errno = saved;
+	return ok;
 }
 
 /* ---- registry of live pools and thread exit ------------------------------ */
@@ -639,7 +658,10 @@ static void *vt__steal(vt_pool *p, vt__pool_cache *self)
 		if (!held)
 			continue; /* emptied while we waited: the flag is another thief's */
 		spins = 0;
-		vt__membarrier(); /* S1 */
+		if (!vt__membarrier()) { /* S1 refused: no handshake, no steal */
+			vt__store_release(&v->steal, 0); /* S2: pairs with D2 */
+			continue;
+		}
 		while (vt__load_acquire(&v->busy) != 0) /* pairs with D3 */
 			vt__spin_backoff(&spins);
 		n = vt__load_relaxed(&v->count);

@@ -11,10 +11,8 @@
  * later returns go to its ring, which renters drain lock-free: the whole
  * run may call membarrier a few times, not once a round.
  *
- * membarrier is counted by wrapping syscall() at link time, so this links
- * the static archive. The library calls syscall() only for membarrier,
- * always with three arguments after the number (pool/pool.c), so the
- * wrapper reads and forwards exactly those. Skips (77) when the kernel has no private expedited membarrier:
+ * membarrier is counted by wrapping syscall() at link time
+ * (syscall_wrap.h), so this links the static archive. Skips (77) when the kernel has no private expedited membarrier:
  * the pool then runs without private stacks and never steals from one.
  *
  * Also checked: every rent succeeds (the renter never holds more than the
@@ -23,7 +21,6 @@
 #include <linux/membarrier.h>
 #include <pthread.h>
 #include <semaphore.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -31,25 +28,17 @@
 
 #include <valuetask.h>
 
-enum { CAPACITY = 16, BATCH = 8, ROUNDS = 400, MAX_MEMBARRIERS = 8 };
+#include "syscall_wrap.h"
 
-long __real_syscall(long number, ...);
-long __wrap_syscall(long number, ...);
+enum { CAPACITY = 16, BATCH = 8, ROUNDS = 400, MAX_MEMBARRIERS = 8 };
 
 static long membarriers; /* expedited barriers, as the thief issues them */
 
-long __wrap_syscall(long number, ...)
+static int syscall_hook(long number, const long a[3])
 {
-	long a[3];
-	va_list ap;
-
-	va_start(ap, number);
-	for (int i = 0; i < 3; i++)
-		a[i] = va_arg(ap, long);
-	va_end(ap);
 	if (number == SYS_membarrier && a[0] == MEMBARRIER_CMD_PRIVATE_EXPEDITED)
 		__atomic_fetch_add(&membarriers, 1, __ATOMIC_RELAXED); /* a counter; no ordering */
-	return __real_syscall(number, a[0], a[1], a[2]);
+	return 0;
 }
 
 static vt_pool *pool;
