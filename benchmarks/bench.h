@@ -194,13 +194,15 @@ typedef struct vtb_thread {
 	/* set by the worker through vtb_thread_start/vtb_thread_finish */
 	uint64_t ops;
 	uint64_t allocs;
+	uint64_t t_start;        /* when it left the start barrier */
 	uint64_t t_end;
 	int failed;              /* non-zero: the run is invalid (message printed) */
 	char pad[VTB_CACHELINE];
 } vtb_thread;
 
 /* Workers call this once set up: waits for every thread, then snapshots the
- * allocation counter. Returns the start time (ns). */
+ * allocation counter. Returns the start time (ns), also kept in th->t_start:
+ * a run is timed from the first worker's start to the last one's end. */
 uint64_t vtb_thread_start(vtb_thread *th);
 /* Workers call this when they saw the stop flag, with their operation count. */
 void vtb_thread_finish(vtb_thread *th, uint64_t ops);
