@@ -397,11 +397,12 @@ void vtb_result_free(vtb_result *r)
 
 void vtb_samples_init(vtb_samples *s, size_t cap)
 {
+	cap &= ~(size_t)1; /* even: halving keeps the stride's phase */
 	s->v = malloc(cap * sizeof(uint32_t));
 	if (s->v == NULL)
 		vtb_die("out of memory for %zu latency samples", cap);
-	s->n = 0;
 	s->cap = cap;
+	vtb_samples_clear(s);
 }
 
 void vtb_samples_free(vtb_samples *s)
@@ -409,6 +410,28 @@ void vtb_samples_free(vtb_samples *s)
 	free(s->v);
 	s->v = NULL;
 	s->n = s->cap = 0;
+}
+
+void vtb_samples_clear(vtb_samples *s)
+{
+	s->n = 0;
+	s->stride = 1;
+	s->skip = 0;
+}
+
+bool vtb_samples_halve(vtb_samples *s)
+{
+	size_t i;
+
+	if (s->cap < 2)
+		return false;
+	/* Kept so far: added samples 0, stride, 2 stride, ... (n of them);
+	 * now 0, 2 stride, ..., and next the one being added, n stride. */
+	for (i = 0; i < s->n / 2; i++)
+		s->v[i] = s->v[2 * i];
+	s->n /= 2;
+	s->stride *= 2;
+	return true;
 }
 
 void vtb_samples_append(vtb_samples *dst, const vtb_samples *src, size_t max)
@@ -549,6 +572,33 @@ static void team_reserve(int nthreads, bool lat, bool lat2)
 	}
 }
 
+/*
+ * Append this run's samples of the n threads (lat, or lat2 when second) to
+ * dst, within an equal share of dst per timed run. Each thread gives a part
+ * in proportion to the operations its samples stand for (n x stride), so
+ * that every sample kept stands for as many operations as any other.
+ */
+static void merge_samples(vtb_samples *dst, int n, bool second)
+{
+	double budget = (double)(dst->cap / (size_t)vtb_opt.runs), total = 0, w = 1;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		const vtb_samples *s = second ? &team.ths[i].lat2 : &team.ths[i].lat;
+
+		total += (double)s->n * (double)s->stride;
+		if ((double)s->stride > w)
+			w = (double)s->stride;
+	}
+	if (total > w * budget)
+		w = total / budget;
+	for (i = 0; i < n; i++) {
+		const vtb_samples *s = second ? &team.ths[i].lat2 : &team.ths[i].lat;
+
+		vtb_samples_append(dst, s, (size_t)((double)s->n * (double)s->stride / w));
+	}
+}
+
 /* One run of case c (k < 0: warm-up). Returns -1 when a worker failed. */
 static int run_case_once(vtb_thread_case *c, int k)
 {
@@ -568,8 +618,8 @@ static int run_case_once(vtb_thread_case *c, int k)
 		th->arg = c->arg;
 		th->ops = th->allocs = th->t_start = th->t_end = 0;
 		th->failed = 0;
-		th->lat.n = 0;
-		th->lat2.n = 0;
+		vtb_samples_clear(&th->lat);
+		vtb_samples_clear(&th->lat2);
 		team.tr[i].th = th;
 		team.tr[i].worker = c->worker;
 		if (pthread_create(&team.tids[i], NULL, thread_main, &team.tr[i]) != 0)
@@ -619,14 +669,10 @@ static int run_case_once(vtb_thread_case *c, int k)
 		r->ns_op[k] = (double)(tend - t0) / (double)ops;
 		r->ops += ops;
 		r->allocs += allocs;
-		/* Every timed run and every thread gets an equal share of the
-		 * result's sample buffer. */
-		size_t share = r->lat.cap / (size_t)vtb_opt.runs / (size_t)n;
-
-		for (i = 0; r->has_lat && i < n; i++)
-			vtb_samples_append(&r->lat, &team.ths[i].lat, share);
-		for (i = 0; r->has_lat2 && i < n; i++)
-			vtb_samples_append(&r->lat2, &team.ths[i].lat2, share);
+		if (r->has_lat)
+			merge_samples(&r->lat, n, false);
+		if (r->has_lat2)
+			merge_samples(&r->lat2, n, true);
 	}
 	return 0;
 }

@@ -114,18 +114,34 @@ const char *vtb_alloc_expected(void);
 
 /* ---- statistics and output ---------------------------------------------- */
 
-/* Latency samples in ticks, appended by threads, reduced to percentiles. */
+/* Latency samples in ticks, appended by threads, reduced to percentiles.
+ * A full buffer keeps every other sample and from then on keeps one added
+ * sample in `stride` (doubled each time), so that what it holds covers the
+ * whole run evenly, not only its start. */
 typedef struct vtb_samples {
 	uint32_t *v;
-	size_t n, cap;
+	size_t n, cap;   /* cap is even */
+	uint64_t stride; /* added samples each kept one stands for */
+	uint64_t skip;   /* added samples to drop before the next kept one */
 } vtb_samples;
 
 void vtb_samples_init(vtb_samples *s, size_t cap);
 void vtb_samples_free(vtb_samples *s);
+/* Empty s: no samples, stride 1. */
+void vtb_samples_clear(vtb_samples *s);
+/* s is full: keep every other sample, double the stride. false when s has
+ * no room at all (cap 0: samples not asked for). */
+bool vtb_samples_halve(vtb_samples *s);
 static inline void vtb_samples_add(vtb_samples *s, uint64_t ticks)
 {
-	if (s->n < s->cap)
-		s->v[s->n++] = ticks > UINT32_MAX ? UINT32_MAX : (uint32_t)ticks;
+	if (s->skip != 0) {
+		s->skip--;
+		return;
+	}
+	if (VTB_UNLIKELY(s->n == s->cap) && !vtb_samples_halve(s))
+		return;
+	s->v[s->n++] = ticks > UINT32_MAX ? UINT32_MAX : (uint32_t)ticks;
+	s->skip = s->stride - 1;
 }
 /* Append at most max of src's samples (evenly spaced when there are more). */
 void vtb_samples_append(vtb_samples *dst, const vtb_samples *src, size_t max);
