@@ -98,6 +98,22 @@ static inline uint64_t vtb_ticks(void)
 /* Nanoseconds per tick, calibrated against CLOCK_MONOTONIC at start-up. */
 extern double vtb_ns_per_tick;
 
+/* Operations until the next timed one: uniform in 1 .. 2 every - 1 (mean
+ * `every`), from the caller's xorshift state *rng (not 0). Not a fixed
+ * `every`: a fixed period that divides a loop's length times the same
+ * step of it every time (bench_pool at --depth 32, one in 64: always the
+ * last rent of a burst and the first return). */
+static inline unsigned vtb_sample_gap(uint64_t *rng, unsigned every)
+{
+	uint64_t x = *rng;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*rng = x;
+	return every <= 1 ? 1 : 1 + (unsigned)(x % (2 * (uint64_t)every - 1));
+}
+
 /* ---- allocation counting (alloc_count.c) -------------------------------- */
 
 /* Allocation calls (malloc, calloc, realloc, aligned_alloc, posix_memalign,

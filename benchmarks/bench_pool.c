@@ -7,7 +7,7 @@
  * threads are oversubscribed, as servers usually are: a thread can be
  * preempted in the middle of a rent or return, and the row shows what that
  * costs everyone else. One rent and one return in --sample-every (64) are
- * timed: p50/p99/p99.9 of the rents (p50_ns, ...) and of the returns
+ * timed, at random gaps (bench_pool.h): p50/p99/p99.9 of the rents (p50_ns, ...) and of the returns
  * (ret_p50_ns, ...) are printed.
  *
  * Implementations (--impl):

@@ -46,7 +46,7 @@ typedef struct vtb_pool_arg {
  * depth 1 is the plain rent + return; a larger depth is a server taking a
  * batch of requests and finishing them, and tests how deep each cache is.
  * One rent in sample_every is timed (th->lat), and one return in
- * sample_every (th->lat2), with the TSC.
+ * sample_every (th->lat2), with the TSC, at random gaps (vtb_sample_gap).
  * ENTER/LEAVE run on the thread before the first and after the last call.
  */
 #define VTB_POOL_WORKER(fname, STATE_T, RENT, RET, ENTER, LEAVE)                              \
@@ -57,7 +57,9 @@ typedef struct vtb_pool_arg {
 		void *slots_[VTB_POOL_MAX_DEPTH];                                             \
 		unsigned depth_ = a_->depth, k_, n_;                                          \
 		unsigned every_ = a_->sample_every;                                           \
-		unsigned rc_ = every_, tc_ = every_ / 2 + 1; /* rent / return countdowns */  \
+		uint64_t rng_ = 0x9e3779b97f4a7c15u ^ (uint64_t)th->id;                      \
+		unsigned rc_ = vtb_sample_gap(&rng_, every_); /* rent countdown */            \
+		unsigned tc_ = vtb_sample_gap(&rng_, every_); /* return countdown */          \
 		uint64_t ops_ = 0;                                                            \
 		(void)S;                                                                      \
 		ENTER;                                                                        \
@@ -71,7 +73,7 @@ typedef struct vtb_pool_arg {
 					uint64_t t0_ = vtb_ticks();                           \
 					o_ = RENT(S);                                         \
 					vtb_samples_add(&th->lat, vtb_ticks() - t0_);         \
-					rc_ = every_;                                         \
+					rc_ = vtb_sample_gap(&rng_, every_);                  \
 				} else {                                                      \
 					o_ = RENT(S);                                         \
 				}                                                             \
@@ -89,7 +91,7 @@ typedef struct vtb_pool_arg {
 					uint64_t t0_ = vtb_ticks();                           \
 					RET(S, slots_[k_]);                                   \
 					vtb_samples_add(&th->lat2, vtb_ticks() - t0_);        \
-					tc_ = every_;                                         \
+					tc_ = vtb_sample_gap(&rng_, every_);                  \
 				} else {                                                      \
 					RET(S, slots_[k_]);                                   \
 				}                                                             \
