@@ -1,8 +1,9 @@
 /*
  * valuetask benchmarks: count every allocation, by interposition.
  *
- * This file defines malloc, calloc, realloc, free, aligned_alloc,
- * posix_memalign, memalign, valloc and pvalloc in the benchmark executable.
+ * This file defines malloc, calloc, realloc, reallocarray, free,
+ * aligned_alloc, posix_memalign, memalign, valloc and pvalloc in the
+ * benchmark executable.
  * The executable comes first in the dynamic linker's search order, so these
  * definitions serve every caller in the process: the benchmark, the library,
  * libc itself (stdio, pthread) and the allocators' own callers. Each bumps a
@@ -138,6 +139,20 @@ void *realloc(void *p, size_t n)
 	}
 	t_allocs++;
 	return real_realloc(p, n);
+}
+
+/* Through our realloc, counted once: mimalloc exports a reallocarray of its
+ * own, which RTLD_NEXT would reach without a count (glibc's, jemalloc's and
+ * tcmalloc's fall back on realloc). */
+void *reallocarray(void *p, size_t n, size_t m)
+{
+	size_t bytes;
+
+	if (__builtin_mul_overflow(n, m, &bytes)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(p, bytes);
 }
 
 void free(void *p)

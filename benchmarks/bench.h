@@ -116,8 +116,9 @@ static inline unsigned vtb_sample_gap(uint64_t *rng, unsigned every)
 
 /* ---- allocation counting (alloc_count.c) -------------------------------- */
 
-/* Allocation calls (malloc, calloc, realloc, aligned_alloc, posix_memalign,
- * memalign, valloc, pvalloc) and frees made by the calling thread so far. */
+/* Allocation calls (malloc, calloc, realloc, reallocarray, aligned_alloc,
+ * posix_memalign, memalign, valloc, pvalloc) and frees made by the calling
+ * thread so far. */
 uint64_t vtb_thread_allocs(void);
 uint64_t vtb_thread_frees(void);
 /* The allocator that serves malloc in this process ("glibc", "jemalloc",
