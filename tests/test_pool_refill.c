@@ -21,7 +21,11 @@
  * is done, or after a while (a correct rent waits for it, in a steal).
  *
  * Skips (77) when the kernel has no private expedited membarrier: the pool
- * then has no private stacks.
+ * then has no private stacks. Skips under valgrind too: resuming a store
+ * after its fault needs every register as the fault left it, and memcheck
+ * by default keeps only the stack and frame pointers precise at a memory
+ * access (--vex-iropt-register-updates), so the resumed store wrote to
+ * address 0x1 in CI's debug build.
  */
 #include <errno.h>
 #include <linux/membarrier.h>
@@ -39,6 +43,24 @@
 #include <valuetask.h>
 
 #include "check.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
+/* Under valgrind: its client request, or its preload where the header was
+ * missing at build time. */
+static int under_valgrind(void)
+{
+	const char *pre = getenv("LD_PRELOAD");
+
+	return RUNNING_ON_VALGRIND || (pre != NULL && strstr(pre, "vgpreload") != NULL);
+}
 
 enum {
 	CAPACITY = 4096,
@@ -145,6 +167,8 @@ int main(void)
 	long q = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
 	if (q < 0 || !(q & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
 		SKIP("no private expedited membarrier here, so no private stacks");
+	if (under_valgrind())
+		SKIP("under valgrind: a store resumed after its fault does not see the registers it faulted with");
 
 	page = (size_t)sysconf(_SC_PAGESIZE);
 	CHECK(sem_init(&held, 0, 0) == 0 && sem_init(&go, 0, 0) == 0 && sem_init(&second_done, 0, 0) == 0);
