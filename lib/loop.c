@@ -159,8 +159,12 @@ static int vt__loop_drain(vt_loop *loop, int budget)
 			got = 0; /* EAGAIN: the write is on its way */
 		/* D1: acq_rel; pairs with L2 in signal. Each signal it ends owes
 		 * one write; every write read belongs to a signal ended by now
-		 * (its L2 came before the read), so owed stays >= 0. */
-		loop->owed = loop->owed + (__atomic_exchange_n(&loop->signaled, 0, __ATOMIC_ACQ_REL) != 0) - got;
+		 * (its L2 came before the read), so owed stays >= 0. (Clamped
+		 * at 0 all the same: a write from outside the library must not
+		 * wrap it and cost every later drain a read.) */
+		uint64_t due = loop->owed + (__atomic_exchange_n(&loop->signaled, 0, __ATOMIC_ACQ_REL) != 0);
+
+		loop->owed = due > got ? due - got : 0;
 		/* D1 before the pops below: a store-buffering pair with the
 		 * post's enqueue, X2 and L1, which may have read the 1 that D1
 		 * replaced and so skipped its write; the pops must then see its
