@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/sockios.h>
+
 #include "malloc_count.h"
 #include "server.h"
 
@@ -1744,16 +1746,18 @@ static void conn_event(conn *c, uint32_t events)
  * Shutdown, after the drain: one step of a connection (loop_flush_out).
  * Nothing is read or run any more. The replies it owes go out first, as
  * the socket takes them. Then, if the client sent bytes that were never
- * read, it shuts down its sending side (the FIN goes after the replies)
- * and reads and drops what comes until the client's EOF, then closes: a
- * close with bytes unread makes the kernel reset the connection and drop
- * the replies it has not delivered yet (a client that pipelined more than
- * was read). With nothing unread it closes at once, and the kernel
- * delivers what it holds.
+ * read, or the kernel still holds replies the client has not acknowledged,
+ * it shuts down its sending side (the FIN goes after the replies) and
+ * reads and drops what comes until the client's EOF, or until every byte
+ * and the FIN are acknowledged with nothing unread, then closes: a close
+ * with bytes unread, or bytes that come after it (a client that pipelined
+ * more than was read, or sends a command while it reads), makes the kernel
+ * reset the connection and drop the replies it has not delivered yet.
+ * With nothing unread and nothing held it closes at once.
  */
 static void conn_flush(conn *c)
 {
-	int unread = 0;
+	int unread = 0, unacked = 0;
 	ssize_t n;
 
 	if (!conn_send(c))
@@ -1763,7 +1767,8 @@ static void conn_flush(conn *c)
 		return;
 	}
 	if (!c->lingering) {
-		if (ioctl(c->fd, FIONREAD, &unread) < 0 || unread == 0) {
+		if (ioctl(c->fd, FIONREAD, &unread) < 0 || ioctl(c->fd, SIOCOUTQ, &unacked) < 0 ||
+		    (unread == 0 && unacked == 0)) {
 			conn_close(c);
 			return;
 		}
@@ -1771,11 +1776,16 @@ static void conn_flush(conn *c)
 		c->lingering = true;
 		conn_watch(c, EPOLLIN);
 	}
-	/* One read a step: EPOLLIN brings it back while there is more. */
+	/* One read a step: EPOLLIN brings it back while there is more, and
+	 * loop_flush_out every LINGER_POLL_MS. */
 	n = recv(c->fd, c->in, c->in_cap, 0);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
 		conn_close(c); /* the client's EOF, or gone */
+	else if (n < 0 && errno != EINTR && ioctl(c->fd, SIOCOUTQ, &unacked) == 0 && unacked == 0)
+		conn_close(c); /* nothing unread, all delivered: a reset now drops nothing */
 }
+
+#define LINGER_POLL_MS 10 /* a lingering connection's acknowledgements are looked at this often */
 
 /*
  * After the drain nothing is in flight, but a client slow to read may not
@@ -1797,12 +1807,13 @@ static void loop_flush_out(loop *l)
 		conn_flush(c);
 	}
 	while (l->conns != NULL) {
-		uint64_t now = now_ns();
+		uint64_t now = now_ns(), wait_ms;
 		int n;
 
 		if (now >= deadline)
 			break;
-		n = epoll_wait(l->ep, evs, 256, (int)((deadline - now + 999999u) / 1000000u));
+		wait_ms = (deadline - now + 999999u) / 1000000u;
+		n = epoll_wait(l->ep, evs, 256, (int)(wait_ms < LINGER_POLL_MS ? wait_ms : LINGER_POLL_MS));
 		for (int i = 0; i < n; i++) {
 			void *tag = evs[i].data.ptr;
 
@@ -1810,6 +1821,12 @@ static void loop_flush_out(loop *l)
 				(void)vt_loop_run_once(l->vl);
 			else if (!((conn *)tag)->closed)
 				conn_flush(tag);
+		}
+		/* No event says that the client has acknowledged everything. */
+		for (conn *c = l->conns; c != NULL; c = next) {
+			next = c->next;
+			if (c->lingering)
+				conn_flush(c);
 		}
 	}
 }

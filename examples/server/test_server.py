@@ -726,6 +726,41 @@ def case_shutdown_slow_reader(exe):
         srv.kill()
 
 
+def case_shutdown_late_command(exe):
+    """A slow reader that sends a command while it reads (a heartbeat, a
+    QUIT), once the server has handed the last of its replies to the
+    kernel: it still gets every reply that was computed. The server closed
+    as soon as its output buffer was empty with nothing unread, so the
+    command drew a reset that dropped the replies the kernel still held
+    (the client got 121 of 140, then ECONNRESET)."""
+    srv = Server(exe, "valuetask", max_output=SLOW_READER_OUTPUT)
+    try:
+        big = b"c" * 60000
+        slow, ran = backed_up_client(srv, big, 400)
+        t0 = srv.terminate()
+        time.sleep(0.3)  # the loops see the stop: no GET runs after this
+        got = 0
+        try:
+            while True:
+                r = slow.reply()
+                assert r == big, "reply %d: %r" % (got, r if not isinstance(r, bytes) else r[:20])
+                got += 1
+                if got == ran - 20:
+                    time.sleep(0.3)  # the server's output buffer empties into the kernel's
+                    slow.send(slow.cmd("PING"))
+        except Closed:
+            pass
+        except OSError as e:
+            raise AssertionError("%r after %d of %d replies" % (e, got, ran))
+        slow.close()
+        assert got == ran, "%d of the %d replies computed before SIGTERM arrived whole" % (got, ran)
+        srv.exited_clean()
+        took = time.time() - t0
+        assert took < SHUTDOWN_GRACE, "exited %.2f s after SIGTERM, its reader long done" % took
+    finally:
+        srv.kill()
+
+
 def case_shutdown_never_reads(exe):
     """A client that never reads holds the shutdown for the grace period
     (--shutdown-grace-ms, here 500 ms) and no longer: the server then
@@ -897,7 +932,8 @@ def main():
         finally:
             srv.kill()
     for case in (case_bad_options, case_fd_limit, case_tiny_output, case_cancel_not_reading, case_quit_half_closed,
-                 case_shutdown_slow_reader, case_shutdown_never_reads):  # each in a server of its own
+                 case_shutdown_slow_reader, case_shutdown_late_command,
+                 case_shutdown_never_reads):  # each in a server of its own
         name = case.__name__[5:]
         try:
             case(a.server)
