@@ -47,6 +47,14 @@
 #ifndef IO_BUF
 #define IO_BUF 16384     /* initial input and output buffer size */
 #endif
+/* The largest --max-bulk: a request's bound, max-bulk + MAX_INLINE
+ * (conn_read), and a bulk's length + 2 (parse_cmd) stay within a size_t
+ * and a long long. */
+#if SIZE_MAX < LLONG_MAX
+#define MAX_BULK_LIMIT (SIZE_MAX - MAX_INLINE)
+#else
+#define MAX_BULK_LIMIT (LLONG_MAX - MAX_INLINE)
+#endif
 
 /* ======================================================================
  * Baseline: SPEC §5's Task, a malloc'd, mutex-protected completion object
@@ -2098,7 +2106,7 @@ static int parse_args(srv_config *cfg, int argc, char **argv)
 		case 'P': NUM_OPT(prepopulate, SIZE_MAX);
 		case 'S': NUM_OPT(store_keys, SIZE_MAX);
 		case 'v': NUM_OPT(value_size, SIZE_MAX);
-		case 'b': NUM_OPT(max_bulk, SIZE_MAX);
+		case 'b': NUM_OPT(max_bulk, MAX_BULK_LIMIT);
 		case 'o': NUM_OPT(max_output, SIZE_MAX);
 		case 'C': NUM_OPT(pool_capacity, UINT32_MAX);
 		case 'g': NUM_OPT(shutdown_grace_ms, INT_MAX);

@@ -789,7 +789,8 @@ def cpu_seconds(pid):
 BAD_OPTIONS = ["--loops=abc", "--loops=0", "--loops=65", "--loops=2x", "--loops= 2", "--port=-1",
                "--port=65536", "--store-threads=0", "--max-output=", "--max-output=+5",
                "--pool-capacity=4294967296", "--shutdown-grace-ms=2147483648",
-               "--cache-keys=99999999999999999999999"]
+               "--cache-keys=99999999999999999999999", "--max-bulk=9223372036854775807",
+               "--max-bulk=18446744073709551615"]
 
 
 def case_bad_options(exe):
