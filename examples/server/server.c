@@ -1920,7 +1920,11 @@ static void *loop_main(void *self)
  * are bounded by pool_capacity (the promise pool's, or the baseline's
  * equal bound), so each ring, and the shared inject ring, holds more than
  * that. Producers: the store workers, this loop (cancels), main (wake-ups).
+ * vt_loop takes rings of up to 2^24 items: hence --pool-capacity's bound
+ * (a larger one also wrapped q to 0 here, and this loop never ended).
  */
+#define POOL_CAPACITY_LIMIT ((1u << 24) - 64)
+
 static int loop_create_exec(loop *l, const srv_config *cfg)
 {
 	vt_loop_config lc;
@@ -2108,7 +2112,7 @@ static int parse_args(srv_config *cfg, int argc, char **argv)
 		case 'v': NUM_OPT(value_size, SIZE_MAX);
 		case 'b': NUM_OPT(max_bulk, MAX_BULK_LIMIT);
 		case 'o': NUM_OPT(max_output, SIZE_MAX);
-		case 'C': NUM_OPT(pool_capacity, UINT32_MAX);
+		case 'C': NUM_OPT(pool_capacity, POOL_CAPACITY_LIMIT);
 		case 'g': NUM_OPT(shutdown_grace_ms, INT_MAX);
 #undef NUM_OPT
 		default: return -1;

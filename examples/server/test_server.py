@@ -790,7 +790,7 @@ BAD_OPTIONS = ["--loops=abc", "--loops=0", "--loops=65", "--loops=2x", "--loops=
                "--port=65536", "--store-threads=0", "--max-output=", "--max-output=+5",
                "--pool-capacity=4294967296", "--shutdown-grace-ms=2147483648",
                "--cache-keys=99999999999999999999999", "--max-bulk=9223372036854775807",
-               "--max-bulk=18446744073709551615"]
+               "--max-bulk=18446744073709551615", "--pool-capacity=3000000000", "--pool-capacity=16777153"]
 
 
 def case_bad_options(exe):
