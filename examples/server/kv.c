@@ -52,8 +52,14 @@ int kv_create(kv **out, size_t expected_keys, size_t max_entries)
 
 	if (t == NULL)
 		return -ENOMEM;
-	while (n < expected_keys)
+	while (n < expected_keys) {
+		/* No memory holds more buckets (and n would wrap to 0). */
+		if (n > SIZE_MAX / 2 / sizeof(*t->buckets)) {
+			free(t);
+			return -ENOMEM;
+		}
 		n <<= 1;
+	}
 	t->buckets = calloc(n, sizeof(*t->buckets));
 	if (t->buckets == NULL) {
 		free(t);

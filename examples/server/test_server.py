@@ -805,6 +805,25 @@ def case_bad_options(exe):
             "%s: exit %d, stdout %r, stderr %r" % (opt, p.returncode, p.stdout[:200], p.stderr[:200])
 
 
+TOO_LARGE = [["--cache-keys=9223372036854775809"], ["--prepopulate=9223372036854775809"],
+             ["--store-keys=9223372036854775809"]]
+
+
+def case_too_large(exe):
+    """Sizes within an option's range that no memory holds: exit status 1
+    and "out of memory", before listening, not a hang or a crash (a cache
+    or store sized for over 2^63 keys spun at start, its bucket count
+    doubled past 2^63 to 0, SIGTERM blocked). A sanitizer's malloc is told
+    to answer NULL, as glibc's does, rather than abort."""
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":allocator_may_return_null=1"
+    for opts in TOO_LARGE:
+        p = subprocess.run([exe, "--mode=valuetask", "--port=0"] + opts, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10, env=env)
+        assert p.returncode == 1 and b"out of memory" in p.stderr and b"listening" not in p.stdout, \
+            "%s: exit %d, stdout %r, stderr %r" % (opts, p.returncode, p.stdout[:200], p.stderr[:200])
+
+
 FD_LIMIT = 32  # the server's RLIMIT_NOFILE in case_fd_limit
 
 
@@ -932,7 +951,7 @@ def main():
                 print("FAIL %s: %r" % (name, e), flush=True)
         finally:
             srv.kill()
-    for case in (case_bad_options, case_fd_limit, case_tiny_output, case_cancel_not_reading, case_quit_half_closed,
+    for case in (case_bad_options, case_too_large, case_fd_limit, case_tiny_output, case_cancel_not_reading, case_quit_half_closed,
                  case_shutdown_slow_reader, case_shutdown_late_command,
                  case_shutdown_never_reads):  # each in a server of its own
         name = case.__name__[5:]
