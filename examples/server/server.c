@@ -1989,10 +1989,13 @@ static int bound_port(int fd)
 	return ntohs(a.sin_port);
 }
 
-static void prepopulate(srv *s)
+/* false: no memory for the value. */
+static bool prepopulate(srv *s)
 {
 	char key[32], *val = malloc(s->cfg.value_size + 1);
 
+	if (val == NULL)
+		return false;
 	memset(val, 'x', s->cfg.value_size);
 	for (size_t i = 0; i < s->cfg.store_keys || i < s->cfg.prepopulate; i++) {
 		int n = snprintf(key, sizeof(key), "key:%012zu", i);
@@ -2003,6 +2006,7 @@ static void prepopulate(srv *s)
 			(void)kv_set(store_table(s->st), key, (size_t)n, val, s->cfg.value_size);
 	}
 	free(val);
+	return true;
 }
 
 static void usage(FILE *f)
@@ -2155,11 +2159,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (kv_create(&s.cache, s.cfg.cache_keys, s.cfg.cache_keys) < 0 ||
-	    store_create(&s.st, s.cfg.store_threads, s.cfg.store_latency_us, s.cfg.store_keys) < 0) {
+	    store_create(&s.st, s.cfg.store_threads, s.cfg.store_latency_us, s.cfg.store_keys) < 0 ||
+	    !prepopulate(&s)) {
 		fprintf(stderr, "vt-server: out of memory\n");
 		return 1;
 	}
-	prepopulate(&s);
 	pthread_mutex_init(&s.fd_mu, NULL);
 	s.spare_fd = spare_open();
 	if (s.spare_fd < 0) {
