@@ -2162,6 +2162,8 @@ int main(int argc, char **argv)
 	    store_create(&s.st, s.cfg.store_threads, s.cfg.store_latency_us, s.cfg.store_keys) < 0 ||
 	    !prepopulate(&s)) {
 		fprintf(stderr, "vt-server: out of memory\n");
+		store_destroy(&s.st); /* what was made: NULL-safe, and s was zeroed */
+		kv_destroy(&s.cache);
 		return 1;
 	}
 	pthread_mutex_init(&s.fd_mu, NULL);
