@@ -818,7 +818,8 @@ def case_too_large(exe):
     crashed prepopulate, which wrote to NULL). A sanitizer's malloc is told
     to answer NULL, as glibc's does, rather than abort."""
     env = dict(os.environ)
-    env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":allocator_may_return_null=1"
+    for var in ("ASAN_OPTIONS", "TSAN_OPTIONS"):
+        env[var] = env.get(var, "") + ":allocator_may_return_null=1"
     for opts in TOO_LARGE:
         p = subprocess.run([exe, "--mode=valuetask", "--port=0"] + opts, stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10, env=env)
