@@ -690,6 +690,48 @@ def backed_up_client(srv, value, n):
     return slow, ran
 
 
+def read_until_closed(slow, value, ran, who, after_reply=None):
+    """At shutdown: slow reads replies until the server closes it; each must
+    be value, whole, and it must get exactly the ran replies that were
+    computed, then EOF (a reset fails). after_reply(slow, ran, n) runs after
+    the n-th."""
+    got = 0
+    try:
+        while True:
+            r = slow.reply()
+            assert r == value, "%s, reply %d: %r" % (who, got, r if not isinstance(r, bytes) else r[:20])
+            got += 1
+            if after_reply is not None:
+                after_reply(slow, ran, got)
+    except Closed:
+        pass
+    except OSError as e:
+        raise AssertionError("%s: %r after %d of %d replies" % (who, e, got, ran))
+    slow.close()
+    assert got == ran, "%s: %d of the %d replies computed before SIGTERM arrived whole" % (who, got, ran)
+
+
+def shutdown_delivers(exe, fill, counts, after_reply=None):
+    """SIGTERM while clients that pipelined GETs of a 60 KB value (counts:
+    how many, per client) have not read their replies: each gets every reply
+    computed before the stop (read_until_closed; after_reply(slow, ran, n)
+    runs after its n-th), and the server exits cleanly once they are out,
+    well before the grace period ends."""
+    srv = Server(exe, "valuetask", max_output=SLOW_READER_OUTPUT)
+    try:
+        big = fill * 60000
+        readers = [backed_up_client(srv, big, n) for n in counts]
+        t0 = srv.terminate()
+        time.sleep(0.3)  # the loops see the stop: no GET runs after this
+        for i, (slow, ran) in enumerate(readers):
+            read_until_closed(slow, big, ran, "client %d" % i, after_reply)
+        srv.exited_clean()
+        took = time.time() - t0
+        assert took < SHUTDOWN_GRACE, "exited %.2f s after SIGTERM, its readers long done" % took
+    finally:
+        srv.kill()
+
+
 def case_shutdown_slow_reader(exe):
     """SIGTERM while slow readers have not yet taken replies the server
     computed (megabytes in their output buffers, the kernel's socket
@@ -700,30 +742,7 @@ def case_shutdown_slow_reader(exe):
     the rest is unread when it closes. It closed at once: the first client
     got what the kernel held, then EOF in the middle of a reply; the
     second, a reset (a close with bytes unread), losing even that."""
-    srv = Server(exe, "valuetask", max_output=SLOW_READER_OUTPUT)
-    try:
-        big = b"s" * 60000
-        readers = [backed_up_client(srv, big, n) for n in (400, 3000)]
-        t0 = srv.terminate()
-        time.sleep(0.3)  # the loops see the stop: no GET runs after this
-        for i, (slow, ran) in enumerate(readers):
-            got = 0
-            try:
-                while True:
-                    r = slow.reply()
-                    assert r == big, "client %d, reply %d: %r" % (i, got, r if not isinstance(r, bytes) else r[:20])
-                    got += 1
-            except Closed:
-                pass
-            except OSError as e:
-                raise AssertionError("client %d: %r after %d of %d replies" % (i, e, got, ran))
-            slow.close()
-            assert got == ran, "client %d: %d of the %d replies computed before SIGTERM arrived whole" % (i, got, ran)
-        srv.exited_clean()
-        took = time.time() - t0
-        assert took < SHUTDOWN_GRACE, "exited %.2f s after SIGTERM, its readers long done" % took
-    finally:
-        srv.kill()
+    shutdown_delivers(exe, b"s", (400, 3000))
 
 
 def case_shutdown_late_command(exe):
@@ -733,32 +752,12 @@ def case_shutdown_late_command(exe):
     as soon as its output buffer was empty with nothing unread, so the
     command drew a reset that dropped the replies the kernel still held
     (the client got 121 of 140, then ECONNRESET)."""
-    srv = Server(exe, "valuetask", max_output=SLOW_READER_OUTPUT)
-    try:
-        big = b"c" * 60000
-        slow, ran = backed_up_client(srv, big, 400)
-        t0 = srv.terminate()
-        time.sleep(0.3)  # the loops see the stop: no GET runs after this
-        got = 0
-        try:
-            while True:
-                r = slow.reply()
-                assert r == big, "reply %d: %r" % (got, r if not isinstance(r, bytes) else r[:20])
-                got += 1
-                if got == ran - 20:
-                    time.sleep(0.3)  # the server's output buffer empties into the kernel's
-                    slow.send(slow.cmd("PING"))
-        except Closed:
-            pass
-        except OSError as e:
-            raise AssertionError("%r after %d of %d replies" % (e, got, ran))
-        slow.close()
-        assert got == ran, "%d of the %d replies computed before SIGTERM arrived whole" % (got, ran)
-        srv.exited_clean()
-        took = time.time() - t0
-        assert took < SHUTDOWN_GRACE, "exited %.2f s after SIGTERM, its reader long done" % took
-    finally:
-        srv.kill()
+    def ping_near_the_end(slow, ran, got):
+        if got == ran - 20:
+            time.sleep(0.3)  # the server's output buffer empties into the kernel's
+            slow.send(slow.cmd("PING"))
+
+    shutdown_delivers(exe, b"c", (400,), ping_near_the_end)
 
 
 def case_shutdown_never_reads(exe):
